@@ -1,0 +1,106 @@
+"""Model configuration as a plain dataclass (importing it never imports torch).
+
+Field names follow the published `arch` section of `all_config.yaml`, so a published config maps onto
+this one key for key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ARCH_NAMES = {
+    "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1": "trm",
+    "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1": "hrm",
+}
+
+# Sequence length and vocabulary of each published task (the tokens are documented in trmsolve.kinds).
+TASK_SHAPES: dict[str, tuple[int, int]] = {"sudoku": (81, 11), "maze": (900, 6), "arc": (900, 12)}
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a TRM or HRM network plus the data shape it was trained on."""
+
+    arch: Literal["trm", "hrm"] = "trm"
+    seq_len: int = 81
+    vocab_size: int = 11
+    num_puzzle_identifiers: int = 1
+    puzzle_emb_ndim: int = 0
+    puzzle_emb_len: int = 0  # 0 = ceil(puzzle_emb_ndim / hidden_size); HRM always uses that
+    hidden_size: int = 512
+    num_heads: int = 8
+    expansion: float = 4.0
+    H_cycles: int = 3
+    L_cycles: int = 6
+    H_layers: int = 0  # HRM only
+    L_layers: int = 2
+    pos_encodings: Literal["rope", "learned", "none"] = "rope"
+    mlp_t: bool = False  # TRM only: token-mixing SwiGLU instead of attention
+    rope_theta: float = 10000.0
+    rms_norm_eps: float = 1e-5
+    halt_max_steps: int = 16
+    halt_exploration_prob: float = 0.1
+    no_ACT_continue: bool = True
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        """Puzzle-embedding positions placed before the sequence."""
+        if self.puzzle_emb_ndim <= 0:
+            return 0
+        if self.arch == "trm" and self.puzzle_emb_len:
+            return self.puzzle_emb_len
+        return -(self.puzzle_emb_ndim // -self.hidden_size)
+
+    @property
+    def total_len(self) -> int:
+        return self.seq_len + self.num_prefix_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from our config.json `model` section; unknown keys are an error, not silently dropped."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown model config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_published(
+        cls, arch: dict[str, Any], *, seq_len: int, vocab_size: int, num_puzzle_identifiers: int
+    ) -> ModelConfig:
+        """Map the `arch` section of a published `all_config.yaml` (data-set sizes come separately)."""
+        name = arch.get("name", "")
+        if name not in ARCH_NAMES:
+            raise ValueError(f"unknown architecture {name!r} (expected one of: {', '.join(ARCH_NAMES)})")
+        kind = ARCH_NAMES[name]
+        names = {f.name for f in dataclasses.fields(cls)} - {"arch", "seq_len", "vocab_size"}
+        values = {k: v for k, v in arch.items() if k in names}
+        if kind == "hrm":
+            values["puzzle_emb_len"] = 0
+            values["mlp_t"] = False
+            values["no_ACT_continue"] = False  # HRM halts on q_halt > q_continue
+        else:
+            values.setdefault("puzzle_emb_len", 16)  # published TRM default
+        return cls(
+            arch=kind,
+            seq_len=seq_len,
+            vocab_size=vocab_size,
+            num_puzzle_identifiers=num_puzzle_identifiers,
+            **values,
+        )
+
+
+@dataclass
+class CheckpointInfo:
+    """Everything in our `config.json` besides the architecture: what the model is for and where it came from."""
+
+    task: str | None = None
+    default_steps: int = 16
+    encoding: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,26 @@
+"""One exception type for everything a user can cause, so the CLI can print it as one line."""
+
+from __future__ import annotations
+
+
+class TrmsolveError(Exception):
+    """A problem with the user's input, files or environment (never a bug in trmsolve).
+
+    The message is complete on its own: it names the file (and line) when there is one.
+    """
+
+
+class PuzzleParseError(TrmsolveError):
+    """A puzzle file that cannot be read as the puzzle kind asked for."""
+
+    def __init__(self, message: str, source: str | None = None, line: int | None = None) -> None:
+        self.source = source
+        self.line = line
+        where = source or ""
+        if line is not None:
+            where += f":{line}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class CheckpointError(TrmsolveError):
+    """A checkpoint that cannot be loaded or converted."""

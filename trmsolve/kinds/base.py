@@ -1,0 +1,93 @@
+"""The one interface every puzzle kind implements: parse, encode, decode, verify, render.
+
+Adding a kind means adding one module in this package that defines a `PuzzleKind` subclass and listing it
+in `trmsolve.kinds.KINDS`. Nothing here imports torch: parsing and verifying must stay fast to start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from trmsolve.errors import PuzzleParseError
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+
+@dataclass
+class Puzzle:
+    """One puzzle as read from a file, in the kind's native grid form (not tokens)."""
+
+    kind: str
+    source: str  # "path:line" for line-based files, "path#index" otherwise, "<stdin>:line" for stdin
+    grid: np.ndarray  # sudoku: 9x9 int (0 = blank); maze: HxW uint8 char codes; arc: HxW int colours
+    answer: np.ndarray | None = None  # the known solution when the file gives one (used for `correct`)
+    meta: dict[str, Any] = field(default_factory=dict)  # kind-specific: rating, task id, canvas offset...
+
+
+@dataclass
+class Verdict:
+    """The checked outcome of one answer. `valid` is decided by the rules, never by the model."""
+
+    valid: bool
+    correct: bool | None = None  # equals the known answer; None when no answer is known
+    problems: list[str] = field(default_factory=list)  # human-readable, e.g. "3 conflicts"
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. {"shortest": True, "path_len": 57}
+
+    @property
+    def summary(self) -> str:
+        if self.valid:
+            return "solved" if self.correct in (True, None) else "valid, but differs from the known answer"
+        return "; ".join(self.problems) or "invalid"
+
+
+class PuzzleKind:
+    """Base class of the puzzle kinds. Subclasses set the class attributes and implement the methods."""
+
+    name: ClassVar[str]
+    extensions: ClassVar[tuple[str, ...]]  # file suffixes picked up when a directory is given
+    seq_len: ClassVar[int]
+    vocab_size: ClassVar[int]
+
+    def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
+        """Read every puzzle in `text` (the contents of file `source`).
+
+        Yields a `PuzzleParseError` (naming source and line) for a bad entry instead of raising, so that a
+        batch goes on past it; raises only when the whole file is unreadable.
+        """
+        raise NotImplementedError
+
+    def encode(self, puzzle: Puzzle) -> np.ndarray:
+        """Model input tokens, int64 [seq_len]."""
+        raise NotImplementedError
+
+    def decode(self, tokens: np.ndarray, puzzle: Puzzle) -> np.ndarray:
+        """The answer grid from predicted tokens [seq_len], in the same form as `puzzle.grid`."""
+        raise NotImplementedError
+
+    def verify(self, puzzle: Puzzle, answer: np.ndarray) -> Verdict:
+        """Check `answer` against the rules and the puzzle (and `puzzle.answer` when known)."""
+        raise NotImplementedError
+
+    def render(
+        self,
+        puzzle: Puzzle,
+        answer: np.ndarray | None = None,
+        *,
+        changed: np.ndarray | None = None,
+        confidence: np.ndarray | None = None,
+    ) -> RenderableType:
+        """A Rich renderable of the puzzle with `answer` filled in.
+
+        `changed` (bool, grid-shaped) highlights cells that changed since the previous refinement step;
+        `confidence` (float 0..1, grid-shaped) dims cells the model is unsure of. Both are for `--trace`.
+        """
+        raise NotImplementedError
+
+    def to_text(self, grid: np.ndarray) -> str:
+        """A plain-text form of a grid, as stored in JSON output (e.g. 81 digits for Sudoku)."""
+        raise NotImplementedError
