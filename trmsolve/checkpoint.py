@@ -1,0 +1,356 @@
+"""Checkpoint I/O: our format (config.json + model.safetensors) and the published training-code format.
+
+Our format is a directory:
+    config.json         {"format": "trmsolve", "format_version": 1, "model": {...}, "task", "default_steps",
+                         "encoding", "provenance", "metrics"}
+    model.safetensors   the state dict, keys as published minus the `_orig_mod.model.inner.` prefix
+    identifiers.json    ARC only: identifier names, index = puzzle identifier
+    README.md           optional model card
+Loading it never unpickles anything. Published checkpoints (`step_N`, `*.pt`: a pickled state dict with an
+`all_config.yaml` beside it) are read with `torch.load(weights_only=True)`, which refuses anything but
+tensors and plain containers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from trmsolve.config import ARCH_NAMES, TASK_SHAPES, CheckpointInfo, ModelConfig
+from trmsolve.errors import CheckpointError
+from trmsolve.model import RecursiveReasoningModel
+
+FORMAT = "trmsolve"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+IDENTIFIERS_FILE = "identifiers.json"
+PUBLISHED_PREFIXES = ("_orig_mod.model.inner.", "model.inner.", "inner.")
+
+TASK_ENCODINGS: dict[str, dict[str, Any]] = {
+    "sudoku": {"seq_len": 81, "vocab_size": 11, "tokens": "0 PAD, 1 blank, 2..10 digits 1..9; row-major 9x9"},
+    "maze": {
+        "seq_len": 900,
+        "vocab_size": 6,
+        "tokens": "0 PAD, 1 '#', 2 ' ', 3 'S', 4 'G', 5 'o'; 30x30 canvas",
+    },
+    "arc": {
+        "seq_len": 900,
+        "vocab_size": 12,
+        "tokens": "0 PAD, 1 end-of-grid, 2..11 colours 0..9; 30x30 canvas, grid at the top-left",
+    },
+}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """`auto` picks CUDA, then Apple MPS, then the CPU."""
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    names = {
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+    }
+    if dtype not in names:
+        raise CheckpointError(f"unknown dtype {dtype!r} (use float32 or bfloat16)")
+    return names[dtype]
+
+
+# ---------------------------------------------------------------------------------------------- our format
+
+
+def save_model(model: RecursiveReasoningModel, out_dir: str | Path, *, card: str | None = None) -> Path:
+    """Write `model` in our format. Weights are stored in float32 whatever the model runs in."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    info = model.info
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model": model.config.to_dict(),
+        "task": info.task,
+        "default_steps": info.default_steps,
+        "encoding": info.encoding or TASK_ENCODINGS.get(info.task or "", {}),
+        "provenance": info.provenance,
+        "metrics": info.metrics,
+    }
+    state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(out / WEIGHTS_FILE), metadata={"format": FORMAT})
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+    if model.identifiers is not None:
+        (out / IDENTIFIERS_FILE).write_text(json.dumps(model.identifiers))
+    if card is not None:
+        (out / "README.md").write_text(card)
+    return out
+
+
+def read_config(model_dir: Path) -> tuple[ModelConfig, CheckpointInfo]:
+    path = model_dir / CONFIG_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: cannot read model config ({exc})") from None
+    if data.get("format") != FORMAT or "model" not in data:
+        raise CheckpointError(f'{path}: not a trmsolve model config (no "format": "{FORMAT}")')
+    if data.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format version {data['format_version']} is newer than this trmsolve")
+    try:
+        config = ModelConfig.from_dict(data["model"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    info = CheckpointInfo(
+        task=data.get("task"),
+        default_steps=int(data.get("default_steps") or config.halt_max_steps),
+        encoding=data.get("encoding", {}),
+        provenance=data.get("provenance", {}),
+        metrics=data.get("metrics", {}),
+    )
+    return config, info
+
+
+def load_model_dir(model_dir: str | Path) -> RecursiveReasoningModel:
+    """Load our format (float32, CPU)."""
+    model_dir = Path(model_dir)
+    config, info = read_config(model_dir)
+    weights = model_dir / WEIGHTS_FILE
+    try:
+        state = load_file(str(weights))
+    except (OSError, SafetensorError) as exc:
+        raise CheckpointError(f"{weights}: cannot read weights ({exc})") from None
+    model = build_model(config, info, state, str(weights))
+    identifiers = model_dir / IDENTIFIERS_FILE
+    if identifiers.exists():
+        model.identifiers = json.loads(identifiers.read_text())
+    return model
+
+
+def build_model(
+    config: ModelConfig, info: CheckpointInfo, state: dict[str, torch.Tensor], source: str
+) -> RecursiveReasoningModel:
+    """Instantiate from `config` and load `state` strictly, naming the first mismatch in one line."""
+    try:
+        model = RecursiveReasoningModel(config, info)
+    except ValueError as exc:
+        raise CheckpointError(f"{source}: {exc}") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} tensors (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
+        raise CheckpointError(f"{source}: weights do not fit the config: {', '.join(parts)}")
+    for name, tensor in expected.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{source}: shape of {name} is {list(state[name].shape)}, the config needs {list(tensor.shape)}"
+            )
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    return model.eval()
+
+
+# ----------------------------------------------------------------------------------------- published format
+
+
+def read_published_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """A published state dict with its prefix stripped. Tensors only: nothing else is unpickled."""
+    path = Path(path)
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({reason[:160]})") from None
+    except Exception as exc:  # pickle.UnpicklingError and friends from weights_only refusing an object
+        raise CheckpointError(
+            f"{path}: refused to load: holds more than tensors ({type(exc).__name__})"
+        ) from None
+    if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
+        raise CheckpointError(f"{path}: not a state dict (a mapping of names to tensors)")
+    for prefix in PUBLISHED_PREFIXES:
+        if any(k.startswith(prefix) for k in raw):
+            return {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
+    sample = ", ".join(list(raw)[:3])
+    raise CheckpointError(
+        f"{path}: not a TRM/HRM state dict (keys like {sample}; expected '_orig_mod.model.inner.*')"
+    )
+
+
+def read_published_config(source: str | Path | dict[str, Any]) -> dict[str, Any]:
+    """The run config as a dict: a mapping as given, or a YAML/JSON file (`all_config.yaml`)."""
+    if isinstance(source, dict):
+        return source
+    import yaml
+
+    path = Path(source)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise CheckpointError(f"{path}: cannot read config ({exc})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: not a config mapping")
+    return data
+
+
+def infer_config(
+    state: dict[str, torch.Tensor], run_config: dict[str, Any], task: str | None, source: str
+) -> tuple[ModelConfig, str | None]:
+    """ModelConfig for a published state dict: the run's `arch` section, with the data-set sizes that
+    `all_config.yaml` lacks derived from tensor shapes, else from the task (given or implied by vocab)."""
+    arch = run_config.get("arch", run_config)
+    if not isinstance(arch, dict) or "name" not in arch:
+        raise CheckpointError(f"{source}: config has no `arch` section with a `name`")
+    if arch["name"] not in ARCH_NAMES:
+        raise CheckpointError(
+            f"{source}: unknown architecture {arch['name']!r} (supported: {', '.join(ARCH_NAMES)})"
+        )
+    if "embed_tokens.embedding_weight" not in state:
+        raise CheckpointError(f"{source}: no embed_tokens.embedding_weight tensor: not a TRM/HRM checkpoint")
+    vocab_size = int(state["embed_tokens.embedding_weight"].shape[0])
+    by_vocab = {v: t for t, (_, v) in TASK_SHAPES.items()}
+    if task is None:
+        task = by_vocab.get(vocab_size)
+    elif task not in TASK_SHAPES:
+        raise CheckpointError(f"unknown task {task!r} (known: {', '.join(TASK_SHAPES)})")
+    elif TASK_SHAPES[task][1] != vocab_size:
+        raise CheckpointError(
+            f"{source}: vocabulary of {vocab_size} tokens does not fit task {task} ({TASK_SHAPES[task][1]})"
+        )
+    num_ids = int(state["puzzle_emb.weights"].shape[0]) if "puzzle_emb.weights" in state else 1
+    probe = ModelConfig.from_published(arch, seq_len=1, vocab_size=vocab_size, num_puzzle_identifiers=num_ids)
+    prefix = probe.num_prefix_tokens
+    seq_len = run_config.get("seq_len")
+    if seq_len is None and "embed_pos.embedding_weight" in state:
+        seq_len = int(state["embed_pos.embedding_weight"].shape[0]) - prefix
+    if seq_len is None:
+        widths = [v.shape[1] for k, v in state.items() if re.search(r"mlp_t\.gate_up_proj\.weight$", k)]
+        if widths:
+            seq_len = int(widths[0]) - prefix
+    if seq_len is None and task is not None:
+        seq_len = TASK_SHAPES[task][0]
+    if seq_len is None:
+        raise CheckpointError(
+            f"{source}: cannot tell the sequence length (vocabulary {vocab_size} fits no known task); "
+            "pass --task sudoku|maze|arc"
+        )
+    config = ModelConfig.from_published(
+        arch, seq_len=int(seq_len), vocab_size=vocab_size, num_puzzle_identifiers=num_ids
+    )
+    return config, task
+
+
+def load_published(
+    path: str | Path, *, config: str | Path | dict[str, Any] | None = None, task: str | None = None
+) -> RecursiveReasoningModel:
+    """Load a checkpoint written by the published TRM/HRM training code."""
+    path = Path(path)
+    if config is None:
+        config = path.parent / "all_config.yaml"
+        if not config.exists():
+            raise CheckpointError(f"{path}: no all_config.yaml next to it; pass the run's config")
+    run_config = read_published_config(config)
+    state = read_published_state(path)
+    model_config, task = infer_config(state, run_config, task, str(path))
+    info = CheckpointInfo(
+        task=task,
+        default_steps=model_config.halt_max_steps,
+        encoding=TASK_ENCODINGS.get(task or "", {}),
+        provenance={"converted_from": path.name, "source_format": "published TRM/HRM training code"},
+    )
+    return build_model(model_config, info, state, str(path))
+
+
+def convert(
+    src: str | Path,
+    out_dir: str | Path,
+    *,
+    config: str | Path | dict[str, Any] | None = None,
+    task: str | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Turn a published-format checkpoint into our format; returns the output directory."""
+    model = load_published(src, config=config, task=task)
+    model.info.provenance.update(provenance or {})
+    return save_model(model, out_dir)
+
+
+# ------------------------------------------------------------------------------------------------ dispatch
+
+
+def bundled_dir(name: str) -> Path | None:
+    """The bundled model called `name` (`weights/<name>/`), if there is one."""
+    from importlib.resources import files
+
+    try:
+        root = Path(str(files("trmsolve.weights")))
+    except ModuleNotFoundError:
+        return None
+    candidate = root / name
+    return candidate if (candidate / CONFIG_FILE).exists() else None
+
+
+def bundled_names() -> list[str]:
+    from importlib.resources import files
+
+    try:
+        root = Path(str(files("trmsolve.weights")))
+    except ModuleNotFoundError:
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).exists())
+
+
+def load_model(
+    source: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype | None = None,
+    config: str | Path | dict[str, Any] | None = None,
+    task: str | None = None,
+) -> RecursiveReasoningModel:
+    """Load a model for inference from a bundled name, one of our directories, a published checkpoint
+    file, or `hf:OWNER/REPO[/SUBDIR][@REVISION]`. Returns it in eval mode on `device` in `dtype`."""
+    text = str(source)
+    path = Path(text).expanduser()
+    if text.startswith("hf:"):
+        from trmsolve.hub import load_hub_model
+
+        model = load_hub_model(text[3:], config=config, task=task)
+    elif path.is_dir():
+        if (path / CONFIG_FILE).exists():
+            model = load_model_dir(path)
+        else:
+            steps = sorted(path.glob("step_*"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
+            steps = steps or sorted(path.glob("*.pt"))
+            if not steps:
+                raise CheckpointError(f"{path}: neither a trmsolve model (config.json) nor a published run")
+            model = load_published(steps[-1], config=config, task=task)  # the latest step of the run
+    elif path.is_file():
+        model = load_published(path, config=config, task=task)
+    elif (bundled := bundled_dir(text)) is not None:
+        model = load_model_dir(bundled)
+    else:
+        known = ", ".join(bundled_names()) or "none"
+        raise CheckpointError(f"{text}: no such model file, directory or bundled model (bundled: {known})")
+    return model.to(device=resolve_device(device), dtype=resolve_dtype(dtype)).eval()

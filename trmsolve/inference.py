@@ -1,0 +1,131 @@
+"""The refinement loop: run ACT steps over a batch, dropping each puzzle from the batch once it halts.
+
+Early exit changes cost, never answers: a puzzle's state depends only on its own inputs, so a halted
+puzzle's final logits are exactly those that running every step would give at that step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from trmsolve.model import RecursiveReasoningModel
+
+
+@dataclass
+class StepRecord:
+    """What one ACT step produced, for the whole batch of B puzzles.
+
+    Rows of puzzles that halted earlier keep the values of their halting step, so the record of the last
+    step holds every puzzle's final answer.
+    """
+
+    step: int  # 1-based ACT step
+    logits: torch.Tensor  # [B, seq_len, vocab] float32
+    q_halt_logits: torch.Tensor  # [B] float32
+    q_continue_logits: torch.Tensor  # [B] float32
+    active: torch.Tensor  # [B] bool: computed in this step
+    halted: torch.Tensor  # [B] bool: stopped at this step or before
+    steps: torch.Tensor  # [B] int: steps each puzzle has run so far
+    z_H: torch.Tensor  # [n_active, total_len, hidden]: the answer state of the puzzles computed this step
+
+    @property
+    def q_halt_prob(self) -> torch.Tensor:
+        return torch.sigmoid(self.q_halt_logits)
+
+    @property
+    def predictions(self) -> torch.Tensor:
+        """Token predictions [B, seq_len]."""
+        return self.logits.argmax(-1)
+
+    @property
+    def confidence(self) -> torch.Tensor:
+        """Per-position probability of the predicted token [B, seq_len]."""
+        return self.logits.softmax(-1).amax(-1)
+
+
+def as_tensor(values: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    if isinstance(values, np.ndarray):
+        values = torch.from_numpy(values)
+    return values.to(device)
+
+
+@torch.inference_mode()
+def refine(
+    model: RecursiveReasoningModel,
+    inputs: np.ndarray | torch.Tensor,
+    puzzle_identifiers: np.ndarray | torch.Tensor | None = None,
+    *,
+    max_steps: int | None = None,
+    halt: bool = True,
+    halt_threshold: float | None = None,
+) -> Iterator[StepRecord]:
+    """Refine answers for `inputs` [B, seq_len] tokens step by step, yielding a `StepRecord` per step.
+
+    With `halt=True` a puzzle stops when the Q head says so (see `RecursiveReasoningModel.halts`; a
+    `halt_threshold` probability overrides the trained rule) and is dropped from the batch, so later
+    steps cost less. With `halt=False` every puzzle runs `max_steps` steps, as the published evaluation
+    does. `max_steps` defaults to the checkpoint's default (16 for the published models).
+    """
+    device = model.device
+    inputs = as_tensor(inputs, device).long()
+    batch = inputs.shape[0]
+    if puzzle_identifiers is None:
+        puzzle_identifiers = torch.zeros(batch, dtype=torch.long, device=device)
+    puzzle_identifiers = as_tensor(puzzle_identifiers, device).long()
+    max_steps = max_steps or model.info.default_steps or model.config.halt_max_steps
+    if batch == 0:
+        return
+
+    x = model.embed(inputs, puzzle_identifiers)
+    carry = model.initial_carry(batch)
+    running = torch.arange(batch, device=device)  # batch rows still being refined
+    logits = torch.zeros(batch, model.config.seq_len, model.config.vocab_size, device=device)
+    q_halt = torch.zeros(batch, device=device)
+    q_continue = torch.zeros(batch, device=device)
+    steps = torch.zeros(batch, dtype=torch.long, device=device)
+    halted = torch.zeros(batch, dtype=torch.bool, device=device)
+
+    for step in range(1, max_steps + 1):
+        out = model.step(carry, x)
+        logits[running] = out.logits
+        q_halt[running] = out.q_halt_logits
+        q_continue[running] = out.q_continue_logits
+        steps[running] += 1
+        stop = torch.full_like(running, step >= max_steps, dtype=torch.bool)
+        if halt:
+            stop |= model.halts(out.q_halt_logits, out.q_continue_logits, halt_threshold)
+        halted[running] = stop
+        active = torch.zeros(batch, dtype=torch.bool, device=device)
+        active[running] = True
+        yield StepRecord(
+            step=step,
+            logits=logits.clone(),
+            q_halt_logits=q_halt.clone(),
+            q_continue_logits=q_continue.clone(),
+            active=active,
+            halted=halted.clone(),
+            steps=steps.clone(),
+            z_H=out.carry.z_H,
+        )
+        if bool(stop.all()):
+            return
+        keep = ~stop
+        if not bool(keep.all()):
+            running, x = running[keep], x[keep]
+            carry = out.carry.select(keep)
+        else:
+            carry = out.carry
+
+
+def final(records: Iterator[StepRecord]) -> StepRecord:
+    """Run `refine` to the end and return its last record (every puzzle's final answer)."""
+    last = None
+    for record in records:
+        last = record
+    if last is None:
+        raise ValueError("refine produced no steps (empty batch)")
+    return last

@@ -1,0 +1,311 @@
+"""TRM and HRM: the published Tiny Recursive Model and Hierarchical Reasoning Model, in one file.
+
+Both loop a small post-norm transformer over a latent state z_L and a current answer z_H. One call of
+`step()` is one ACT step ("refinement step"):
+
+    TRM:  H_cycles x [ L_cycles x (z_L = net(z_L, z_H + x)) ; z_H = net(z_H, z_L) ]    one network
+    HRM:  H_cycles x [ L_cycles x (z_L = L_net(z_L, z_H + x)) ; z_H = H_net(z_H, z_L) ]  two networks
+
+then logits = lm_head(z_H) and (q_halt, q_continue) = q_head(z_H[:, 0]). Parameter names equal the
+published state dicts after their `_orig_mod.model.inner.` prefix, so published checkpoints load as they
+are. Every operation follows the published order, so outputs agree to float32 rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trmsolve.config import CheckpointInfo, ModelConfig
+
+
+def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Weightless RMSNorm over the last axis, computed in float32 whatever the input dtype."""
+    x32 = x.float()
+    x32 = x32 * torch.rsqrt(x32.square().mean(-1, keepdim=True) + eps)
+    return x32.to(x.dtype)
+
+
+def trunc_normal_(tensor: torch.Tensor, std: float) -> torch.Tensor:
+    """Truncated normal at +-2 std (the published init); only matters for training from scratch."""
+    return nn.init.trunc_normal_(tensor, std=std, a=-2 * std, b=2 * std) if std > 0 else tensor.zero_()
+
+
+def swiglu_width(width: int, expansion: float) -> int:
+    """Inner width of a SwiGLU: 2/3 of the expansion, rounded up to a multiple of 256."""
+    inner = round(expansion * width * 2 / 3)
+    return -(inner // -256) * 256
+
+
+class Embedding(nn.Module):
+    """A lookup table named `embedding_weight`, as in the published checkpoints."""
+
+    def __init__(self, num_embeddings: int, dim: int, init_std: float) -> None:
+        super().__init__()
+        self.embedding_weight = nn.Parameter(trunc_normal_(torch.empty(num_embeddings, dim), init_std))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(ids, self.embedding_weight)
+
+
+class PuzzleEmbedding(nn.Module):
+    """One learned vector per puzzle identifier (zero-initialised), named `weights` as published."""
+
+    def __init__(self, num_identifiers: int, dim: int) -> None:
+        super().__init__()
+        self.weights = nn.Parameter(torch.zeros(num_identifiers, dim))
+
+    def forward(self, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
+        return F.embedding(puzzle_identifiers, self.weights)
+
+
+class Linear(nn.Linear):
+    """nn.Linear with the published truncated LeCun-normal init."""
+
+    def reset_parameters(self) -> None:
+        trunc_normal_(self.weight, 1.0 / math.sqrt(self.in_features))
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+
+class Rotary(nn.Module):
+    """Rotary position tables. Kept in float32 and outside the state dict, so `.to(bfloat16)` skips them."""
+
+    def __init__(self, head_dim: int, num_positions: int, theta: float) -> None:
+        super().__init__()
+        self.head_dim, self.num_positions, self.theta = head_dim, num_positions, theta
+        self._tables: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def forward(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        if device not in self._tables:
+            inv_freq = 1.0 / (
+                self.theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim)
+            )
+            freqs = torch.outer(torch.arange(self.num_positions, dtype=torch.float32), inv_freq)
+            angles = torch.cat((freqs, freqs), dim=-1)
+            self._tables[device] = (angles.cos().to(device), angles.sin().to(device))
+        return self._tables[device]
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate x [B, S, heads, head_dim] by position, in float32."""
+    x32 = x.to(cos.dtype)
+    return (x32 * cos.unsqueeze(-2) + rotate_half(x32) * sin.unsqueeze(-2)).to(x.dtype)
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, width: int, expansion: float) -> None:
+        super().__init__()
+        inner = swiglu_width(width, expansion)
+        self.gate_up_proj = Linear(width, 2 * inner, bias=False)
+        self.down_proj = Linear(inner, width, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+        return self.down_proj(F.silu(gate) * up)
+
+
+class Attention(nn.Module):
+    """Non-causal multi-head self-attention with one fused qkv projection and optional rotary positions."""
+
+    def __init__(self, hidden_size: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads, self.head_dim = num_heads, hidden_size // num_heads
+        self.qkv_proj = Linear(hidden_size, 3 * hidden_size, bias=False)
+        self.o_proj = Linear(hidden_size, hidden_size, bias=False)
+
+    def forward(self, h: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        batch, seq, hidden = h.shape
+        qkv = self.qkv_proj(h).view(batch, seq, 3 * self.num_heads, self.head_dim)
+        q, k, v = qkv.split(self.num_heads, dim=2)
+        if rotary is not None:
+            q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        return self.o_proj(out.transpose(1, 2).reshape(batch, seq, hidden))
+
+
+class Block(nn.Module):
+    """Post-norm block: mix positions (attention, or a SwiGLU across the sequence), then a SwiGLU."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.eps = config.rms_norm_eps
+        self.token_mixing = config.mlp_t
+        if config.mlp_t:
+            self.mlp_t = SwiGLU(config.total_len, config.expansion)
+        else:
+            self.self_attn = Attention(config.hidden_size, config.num_heads)
+        self.mlp = SwiGLU(config.hidden_size, config.expansion)
+
+    def forward(self, h: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        if self.token_mixing:
+            # The published mlp_t normalises over the sequence axis too, before transposing back.
+            h_t = h.transpose(1, 2)
+            h = rms_norm(h_t + self.mlp_t(h_t), self.eps).transpose(1, 2)
+        else:
+            h = rms_norm(h + self.self_attn(h, rotary), self.eps)
+        return rms_norm(h + self.mlp(h), self.eps)
+
+
+class ReasoningModule(nn.Module):
+    """A stack of blocks applied after adding the injected state: net(h, injection)."""
+
+    def __init__(self, config: ModelConfig, num_layers: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(Block(config) for _ in range(num_layers))
+
+    def forward(
+        self, h: torch.Tensor, injection: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> torch.Tensor:
+        h = h + injection
+        for layer in self.layers:
+            h = layer(h, rotary)
+        return h
+
+
+@dataclass
+class Carry:
+    """The recurrent state of a batch of puzzles: answer z_H and latent z_L, [B, total_len, hidden]."""
+
+    z_H: torch.Tensor
+    z_L: torch.Tensor
+
+    def select(self, index: torch.Tensor) -> Carry:
+        return Carry(self.z_H[index], self.z_L[index])
+
+
+@dataclass
+class StepOutput:
+    carry: Carry
+    logits: torch.Tensor  # [B, seq_len, vocab], float32
+    q_halt_logits: torch.Tensor  # [B], float32
+    q_continue_logits: torch.Tensor  # [B], float32
+
+
+class RecursiveReasoningModel(nn.Module):
+    """TRM (config.arch == "trm") or HRM ("hrm"). Carries its `config` and checkpoint `info`."""
+
+    def __init__(self, config: ModelConfig, info: CheckpointInfo | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.info = info or CheckpointInfo()
+        self.identifiers: list[str] | None = None  # ARC: identifier names, index = puzzle identifier
+        hidden = config.hidden_size
+        self.embed_scale = math.sqrt(hidden)
+        self.num_prefix_tokens = config.num_prefix_tokens
+
+        self.embed_tokens = Embedding(config.vocab_size, hidden, init_std=1.0 / self.embed_scale)
+        self.lm_head = Linear(hidden, config.vocab_size, bias=False)
+        self.q_head = Linear(hidden, 2, bias=True)
+        if config.puzzle_emb_ndim > 0:
+            self.puzzle_emb = PuzzleEmbedding(config.num_puzzle_identifiers, config.puzzle_emb_ndim)
+        self.rotary = None
+        if config.pos_encodings == "rope":
+            self.rotary = Rotary(hidden // config.num_heads, config.total_len, config.rope_theta)
+        elif config.pos_encodings == "learned":
+            self.embed_pos = Embedding(config.total_len, hidden, init_std=1.0 / self.embed_scale)
+        elif config.pos_encodings != "none":
+            raise ValueError(f"unknown pos_encodings {config.pos_encodings!r}")
+
+        if config.arch == "hrm":
+            self.H_level = ReasoningModule(config, config.H_layers)
+        elif config.arch != "trm":
+            raise ValueError(f"unknown arch {config.arch!r}")
+        self.L_level = ReasoningModule(config, config.L_layers)
+
+        self.register_buffer("H_init", trunc_normal_(torch.empty(hidden), std=1.0))
+        self.register_buffer("L_init", trunc_normal_(torch.empty(hidden), std=1.0))
+        with torch.no_grad():  # the Q head starts out saying "continue"
+            self.q_head.weight.zero_()
+            self.q_head.bias.fill_(-5.0)
+
+    @property
+    def device(self) -> torch.device:
+        return self.H_init.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.H_init.dtype
+
+    def embed(self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None) -> torch.Tensor:
+        """Input embedding x [B, total_len, hidden]: puzzle-embedding tokens, then the puzzle's tokens."""
+        x = self.embed_tokens(inputs.to(torch.int32))
+        if self.config.puzzle_emb_ndim > 0:
+            if puzzle_identifiers is None:
+                puzzle_identifiers = torch.zeros(inputs.shape[0], dtype=torch.int32, device=inputs.device)
+            puzzle = self.puzzle_emb(puzzle_identifiers.to(torch.int32))
+            pad = self.num_prefix_tokens * self.config.hidden_size - puzzle.shape[-1]
+            puzzle = F.pad(puzzle, (0, pad)).view(-1, self.num_prefix_tokens, self.config.hidden_size)
+            x = torch.cat((puzzle, x), dim=-2)
+        if self.config.pos_encodings == "learned":
+            x = 0.707106781 * (x + self.embed_pos.embedding_weight)
+        return self.embed_scale * x
+
+    def initial_carry(self, batch_size: int) -> Carry:
+        """The state a new puzzle starts from: H_init / L_init broadcast over every position."""
+        shape = (batch_size, self.config.total_len, self.config.hidden_size)
+        return Carry(self.H_init.expand(shape).clone(), self.L_init.expand(shape).clone())
+
+    def _rotary(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        return self.rotary(self.device) if self.rotary is not None else None
+
+    def reason(self, carry: Carry, x: torch.Tensor) -> Carry:
+        """The recursion of one ACT step. Only the final cycle carries gradients, as published."""
+        rotary = self._rotary()
+        answer_net = self.H_level if self.config.arch == "hrm" else self.L_level
+        z_H, z_L = carry.z_H, carry.z_L
+        cycles = self.config.H_cycles
+        if self.config.arch == "trm":
+            with torch.no_grad():
+                for _ in range(cycles - 1):
+                    for _ in range(self.config.L_cycles):
+                        z_L = self.L_level(z_L, z_H + x, rotary)
+                    z_H = self.L_level(z_H, z_L, rotary)
+            for _ in range(self.config.L_cycles):
+                z_L = self.L_level(z_L, z_H + x, rotary)
+            z_H = self.L_level(z_H, z_L, rotary)
+        else:
+            with torch.no_grad():
+                for h_step in range(cycles):
+                    last_h = h_step == cycles - 1
+                    for l_step in range(self.config.L_cycles):
+                        if not (last_h and l_step == self.config.L_cycles - 1):
+                            z_L = self.L_level(z_L, z_H + x, rotary)
+                    if not last_h:
+                        z_H = answer_net(z_H, z_L, rotary)
+            z_L = self.L_level(z_L, z_H + x, rotary)
+            z_H = answer_net(z_H, z_L, rotary)
+        return Carry(z_H, z_L)
+
+    def step(self, carry: Carry, x: torch.Tensor) -> StepOutput:
+        """One ACT step from `carry` given input embedding `x`; the returned carry is detached."""
+        new = self.reason(carry, x)
+        logits = self.lm_head(new.z_H)[:, self.num_prefix_tokens :].float()
+        # Two outputs: a per-row reduction rather than a GEMM, whose kernel (and rounding) would
+        # depend on how many puzzles are still in the batch.
+        q = ((new.z_H[:, 0, None, :] * self.q_head.weight).sum(-1) + self.q_head.bias).float()
+        return StepOutput(Carry(new.z_H.detach(), new.z_L.detach()), logits, q[..., 0], q[..., 1])
+
+    def halts(
+        self, q_halt_logits: torch.Tensor, q_continue_logits: torch.Tensor, threshold: float | None = None
+    ) -> torch.Tensor:
+        """Whether the Q head says stop. By default the rule the model was trained with: q_halt > 0
+        (TRM), or q_halt > q_continue (HRM, and TRM with no_ACT_continue=False). With a `threshold`:
+        sigmoid(q_halt) > threshold."""
+        if threshold is not None:
+            return torch.sigmoid(q_halt_logits) > threshold
+        if self.config.no_ACT_continue:
+            return q_halt_logits > 0
+        return q_halt_logits > q_continue_logits
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,1 @@
+"""Bundled model weights (this directory installs as the package data `trmsolve.weights`)."""
