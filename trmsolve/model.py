@@ -82,9 +82,7 @@ class Rotary(nn.Module):
 
     def forward(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         if device not in self._tables:
-            inv_freq = 1.0 / (
-                self.theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim)
-            )
+            inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim))
             freqs = torch.outer(torch.arange(self.num_positions, dtype=torch.float32), inv_freq)
             angles = torch.cat((freqs, freqs), dim=-1)
             self._tables[device] = (angles.cos().to(device), angles.sin().to(device))
@@ -286,14 +284,23 @@ class RecursiveReasoningModel(nn.Module):
             z_H = answer_net(z_H, z_L, rotary)
         return Carry(z_H, z_L)
 
-    def step(self, carry: Carry, x: torch.Tensor) -> StepOutput:
-        """One ACT step from `carry` given input embedding `x`; the returned carry is detached."""
-        new = self.reason(carry, x)
-        logits = self.lm_head(new.z_H)[:, self.num_prefix_tokens :].float()
+    def heads(self, z_H: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Token logits [B, seq_len, vocab] and (q_halt, q_continue) [B], all float32."""
+        logits = self.lm_head(z_H)[:, self.num_prefix_tokens :].float()
         # Two outputs: a per-row reduction rather than a GEMM, whose kernel (and rounding) would
         # depend on how many puzzles are still in the batch.
-        q = ((new.z_H[:, 0, None, :] * self.q_head.weight).sum(-1) + self.q_head.bias).float()
-        return StepOutput(Carry(new.z_H.detach(), new.z_L.detach()), logits, q[..., 0], q[..., 1])
+        q = ((z_H[:, 0, None, :] * self.q_head.weight).sum(-1) + self.q_head.bias).float()
+        return logits, q[..., 0], q[..., 1]
+
+    def step(self, carry: Carry, x: torch.Tensor) -> StepOutput:
+        """One ACT step from `carry` given the input embedding `x` (inference; the carry is detached)."""
+        new = self.reason(carry, x)
+        return StepOutput(Carry(new.z_H.detach(), new.z_L.detach()), *self.heads(new.z_H))
+
+    def forward(self, carry: Carry, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None) -> StepOutput:
+        """One ACT step from tokens, keeping the graph of its last cycle (training, DDP)."""
+        new = self.reason(carry, self.embed(inputs, puzzle_identifiers))
+        return StepOutput(new, *self.heads(new.z_H))
 
     def halts(
         self, q_halt_logits: torch.Tensor, q_continue_logits: torch.Tensor, threshold: float | None = None

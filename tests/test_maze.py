@@ -1,0 +1,290 @@
+"""Maze kind (parse, canvas, verify, render) and maze training data (generators, CSV, augmentation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from trmsolve.data import maze as data
+from trmsolve.errors import PuzzleParseError
+from trmsolve.kinds import Puzzle, get_kind
+from trmsolve.kinds.maze import CANVAS, OPEN, PATH, TOKEN_TO_CHAR, WALL, shortest_path
+
+EXAMPLES = Path(__file__).parents[1] / "examples" / "maze"
+MAZE = get_kind("maze")
+
+# Shortest path: down the left side, then along the bottom (10 steps); the only other way is 18 steps.
+SMALL = """\
+#########
+#S      #
+# ##### #
+# #     #
+# # #####
+#      G#
+#########"""
+SHORTEST = [(2, 1), (3, 1), (4, 1), (5, 1), (5, 2), (5, 3), (5, 4), (5, 5), (5, 6)]
+DETOUR = [(1, c) for c in range(2, 8)] + [(2, 7)] + [(3, c) for c in range(7, 2, -1)]
+DETOUR += [(4, 3)] + [(5, c) for c in range(3, 7)]
+
+
+def grid_of(text: str) -> np.ndarray:
+    return np.array([np.frombuffer(row.encode(), np.uint8) for row in text.split("\n")])
+
+
+def parse(text: str, source: str = "m.txt") -> list[Puzzle | PuzzleParseError]:
+    return list(MAZE.parse(text, source))
+
+
+def small_puzzle(with_answer: bool = False) -> Puzzle:
+    (puzzle,) = parse(SMALL)
+    if with_answer:
+        puzzle.answer = marked(puzzle.grid, SHORTEST)
+    return puzzle
+
+
+def marked(grid: np.ndarray, cells: list[tuple[int, int]]) -> np.ndarray:
+    answer = grid.copy()
+    for cell in cells:
+        answer[cell] = PATH
+    return answer
+
+
+# --- parsing ---
+
+
+def test_parse_text_sizes_and_lines() -> None:
+    canvas = np.frombuffer(next(data.generate(1, 3, small_share=0)).question.encode(), np.uint8).reshape(30, 30)
+    text = "\n" + SMALL + "\n\n\n" + "#####\n#S.G#\n#####\n\n" + MAZE.to_text(canvas) + "\n"
+    first, second, third = parse(text, "dir/f.txt")
+    assert (first.source, first.grid.shape, first.meta) == ("dir/f.txt:2", (7, 9), {"height": 7, "width": 9})
+    assert first.answer is None
+    assert (second.source, second.grid.shape) == ("dir/f.txt:11", (3, 5))
+    assert MAZE.to_text(second.grid) == "#####\n#S G#\n#####"  # '.' reads as an open cell
+    assert third.source == "dir/f.txt:15" and np.array_equal(third.grid, canvas)
+
+
+def test_parse_drawn_path_is_the_known_answer() -> None:
+    (puzzle,) = parse(MAZE.to_text(marked(grid_of(SMALL), SHORTEST)))
+    assert np.array_equal(puzzle.grid, grid_of(SMALL))
+    assert np.array_equal(puzzle.answer, marked(grid_of(SMALL), SHORTEST))
+
+
+def test_parse_pads_editor_stripped_rows_only() -> None:
+    stripped = "\n".join(row.rstrip() for row in ["####", "#S  ", "# #G", "#   ", "####"])
+    (puzzle,) = parse(stripped)
+    assert puzzle.grid.shape == (5, 4) and MAZE.to_text(puzzle.grid).split("\n")[1] == "#S  "
+    # A file that keeps trailing spaces, or writes open cells as '.', was not stripped: a short row is a typo.
+    for text in ["####\n#S  \n# #G\n#  \n####", "####\n#S..\n# #G\n#..\n####"]:
+        (error,) = parse(text)
+        assert isinstance(error, PuzzleParseError) and str(error).startswith("m.txt:4: row is 3 wide")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("###\n#S#\n###", "m.txt:5: no G in maze"),
+        ("#####\n#S#G#\n#####", "m.txt:5: G cannot be reached from S"),
+        ("#####\n#SSG#\n#G  #", "m.txt:6: 2 S cells (row 2, col 2; row 2, col 3)"),
+        ("#####\n#S G#\n# x #", "m.txt:7: unexpected character 'x' at col 3"),
+        ("#" * 31 + "\n#SG", "m.txt:5: maze is 31 wide, the model's canvas is 30x30"),
+        ("\n".join(["#SG"] + ["###"] * 30), "m.txt:35: maze is 31 tall, the model's canvas is 30x30"),
+    ],
+)
+def test_parse_errors_name_file_and_line_and_parsing_goes_on(text: str, message: str) -> None:
+    good = "#####\n#S G#\n#####"
+    before, error, after = parse(good + "\n\n" + text + "\n\n" + good)
+    assert isinstance(error, PuzzleParseError) and str(error).startswith(message)
+    assert before.source == "m.txt:1" and after.source.startswith("m.txt:") and after.grid.shape == (3, 5)
+
+
+def test_parse_csv_in_maze_hard_layout(tmp_path: Path) -> None:
+    rows = list(data.generate(3, 5, small_share=0.5))
+    path = tmp_path / "hard.csv"
+    data.write_csv(path, rows)
+    with_bad = path.read_text() + "x,#S,#S,4\n"
+    puzzles = parse(with_bad, str(path))
+    assert [p.source for p in puzzles[:3]] == [f"{path}:{i}" for i in (2, 3, 4)]
+    for puzzle, row in zip(puzzles[:3], rows, strict=True):
+        assert puzzle.grid.shape == (CANVAS, CANVAS)
+        assert puzzle.grid.tobytes().decode() == row.question and puzzle.answer.tobytes().decode() == row.answer
+        assert puzzle.meta["rating"] == row.rating and puzzle.meta["origin"] == row.source
+    assert isinstance(puzzles[3], PuzzleParseError) and str(puzzles[3]).startswith(f"{path}:5: question has 2 cells")
+
+
+# --- canvas ---
+
+
+def test_small_maze_sits_top_left_on_a_walled_canvas_and_crops_back() -> None:
+    puzzle = small_puzzle(with_answer=True)
+    tokens = MAZE.encode(puzzle)
+    assert tokens.shape == (900,) and tokens.dtype == np.int64
+    canvas = tokens.reshape(30, 30)
+    assert np.array_equal(TOKEN_TO_CHAR[canvas[:7, :9]], puzzle.grid)
+    assert (canvas[7:] == 1).all() and (canvas[:, 9:] == 1).all()  # '#' is token 1
+    answer_tokens = MAZE.encode(Puzzle("maze", "x", puzzle.answer))
+    assert np.array_equal(MAZE.decode(answer_tokens, puzzle), puzzle.answer)
+
+
+# --- verify ---
+
+
+def test_shortest_path_knows_when_it_is_unique() -> None:
+    path = shortest_path(grid_of(SMALL))
+    assert (path.length, path.cells, path.unique) == (10, SHORTEST, True)
+    open_middle = SMALL.replace("# #     #\n# # #####", "#       #\n# ##### #")  # three 10-step paths now
+    path = shortest_path(grid_of(open_middle))
+    assert (path.length, path.unique) == (10, False)
+
+
+def test_verify_accepts_the_shortest_path() -> None:
+    puzzle = small_puzzle(with_answer=True)
+    verdict = MAZE.verify(puzzle, puzzle.answer)
+    assert verdict.valid and verdict.correct and verdict.problems == []
+    assert verdict.details == {"path_len": 10, "shortest_len": 10, "shortest": True}
+
+
+def test_verify_flags_a_longer_path_as_valid_but_not_shortest() -> None:
+    puzzle = small_puzzle(with_answer=True)
+    verdict = MAZE.verify(puzzle, marked(puzzle.grid, DETOUR))
+    assert verdict.valid and verdict.correct is False
+    assert verdict.details == {"path_len": 18, "shortest_len": 10, "shortest": False}
+    assert verdict.problems == ["not a shortest path: 18 steps, the shortest has 10"]
+    assert MAZE.verify(small_puzzle(), marked(puzzle.grid, DETOUR)).correct is None
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda a: a.__setitem__((5, 4), OPEN), "path breaks after 6 cells, at row 6, col 4"),
+        (lambda a: a.__setitem__((2, 2), PATH), "path crosses 1 wall at row 3, col 3"),
+        (lambda a: a.__setitem__((1, 1), OPEN), "S is gone from row 2, col 2"),
+        (lambda a: a.__setitem__((5, 7), PATH), "G is gone from row 6, col 8"),
+        (lambda a: a.__setitem__((1, 1), WALL), "S is gone from row 2, col 2"),
+        (lambda a: a.__setitem__((3, 1), ord("G")), "1 changed maze cell at row 4, col 2"),
+        (lambda a: a.__setitem__((1, 2), PATH), "path forks at S"),
+        (
+            lambda a: [a.__setitem__((3, c), PATH) for c in (4, 5, 6)],
+            "3 stray path cells, first at row 4, col 5",
+        ),
+        (lambda a: a.__setitem__((3, 3), 0), "1 unreadable cell at row 4, col 4"),
+        (lambda a: a.__setitem__(a == PATH, OPEN), "no path marked"),
+    ],
+)
+def test_verify_names_what_is_wrong(change, problem: str) -> None:
+    puzzle = small_puzzle(with_answer=True)
+    answer = puzzle.answer.copy()
+    change(answer)
+    verdict = MAZE.verify(puzzle, answer)
+    assert not verdict.valid and not verdict.correct
+    assert problem in verdict.problems, verdict.problems
+    assert verdict.details["shortest_len"] == 10 and verdict.details["shortest"] is None
+
+
+def test_verify_reports_pad_tokens_from_the_model() -> None:
+    puzzle = small_puzzle()
+    tokens = MAZE.encode(Puzzle("maze", "x", marked(puzzle.grid, SHORTEST)))
+    tokens[9 + 30 * 3] = 0  # row 4, col 10 is outside the 7x9 maze: cropped away, harmless
+    assert MAZE.verify(puzzle, MAZE.decode(tokens, puzzle)).valid
+    tokens[1 + 30 * 3] = 0  # a path cell
+    verdict = MAZE.verify(puzzle, MAZE.decode(tokens, puzzle))
+    assert "1 unreadable cell at row 4, col 2" in verdict.problems and not verdict.valid
+
+
+def test_render_reads_as_plain_text() -> None:
+    puzzle = small_puzzle(with_answer=True)
+    console = Console(width=100, color_system=None, record=True)
+    changed = np.zeros(puzzle.grid.shape, bool)
+    changed[5, 3] = True
+    console.print(MAZE.render(puzzle, puzzle.answer, changed=changed, confidence=np.full(changed.shape, 0.3)))
+    lines = console.export_text().splitlines()
+    assert lines[0] == "██" * 9
+    assert lines[1] == "██S " + " " * 12 + "██" and lines[5] == "██" + "··" * 6 + "G ██"
+
+
+# --- data ---
+
+
+def test_generate_is_reproducible_and_row_i_depends_only_on_seed_and_i() -> None:
+    assert list(data.generate(4, 11)) == list(data.generate(8, 11))[:4]
+    assert list(data.generate(4, 11)) != list(data.generate(4, 12))
+
+
+def test_generated_answers_are_unique_shortest_paths_over_all_algorithms() -> None:
+    rows = list(data.generate(2 * len(data.ALGORITHMS), 1, small_share=0.5))
+    assert {row.source.split()[0] for row in rows} == set(data.ALGORITHMS)
+    for row in rows:
+        h, w = map(int, row.source.split()[1].split("x"))
+        assert h == w == 30 or data.SMALL_SIDES[0] <= min(h, w) <= max(h, w) <= data.SMALL_SIDES[1]
+        question, answer = (np.frombuffer(s.encode(), np.uint8).reshape(30, 30) for s in (row.question, row.answer))
+        assert (question[h:] == WALL).all() and (question[:, w:] == WALL).all()
+        puzzle = Puzzle("maze", row.source, question[:h, :w], answer[:h, :w])
+        path = shortest_path(puzzle.grid)
+        assert path.unique and path.length == row.rating
+        verdict = MAZE.verify(puzzle, puzzle.answer)
+        assert verdict.valid and verdict.details["shortest"], (row.source, verdict.problems)
+
+
+def test_generate_hard_mazes_have_long_paths() -> None:
+    rows = list(data.generate(4, 2, min_path=data.HARD_PATH + 1, small_share=0))
+    assert {row.source.split()[0] for row in rows} == set(data.HARD_ALGORITHMS)
+    assert all(row.rating > data.HARD_PATH for row in rows)
+    with pytest.raises(ValueError, match="prim made no 30x30 maze"):
+        list(data.generate(1, 0, algorithms=["prim"], min_path=400, max_tries=3))
+
+
+def test_csv_roundtrip_tokens_tiers_and_augmentation(tmp_path: Path) -> None:
+    rows = [*data.generate(6, 4, small_share=0), *data.generate(3, 4, small_share=1)]
+    seen = []
+    assert data.write_csv(tmp_path / "m.csv", rows, progress=seen.append) == 9 and seen == list(range(1, 10))
+    assert (tmp_path / "m.csv").read_text().startswith("source,question,answer,rating\n")
+    inputs, labels, ratings = data.load_tokens(tmp_path / "m.csv")
+    assert inputs.shape == labels.shape == (9, 900) and inputs.dtype == labels.dtype == ratings.dtype == np.int64
+    assert list(ratings) == [row.rating for row in rows]
+    assert TOKEN_TO_CHAR[inputs[0]].tobytes().decode() == rows[0].question
+    expected = ["hard" if r.rating > data.HARD_PATH else "30x30" for r in rows[:6]] + ["small"] * 3
+    assert list(data.tiers(inputs, ratings)) == expected
+
+    reps = 4
+    aug_inputs, aug_labels = data.augment(
+        np.tile(inputs, (reps, 1)), np.tile(labels, (reps, 1)), np.random.default_rng(0)
+    )
+    assert list(data.tiers(aug_inputs, np.tile(ratings, reps))) == expected * reps
+    assert (aug_inputs != np.tile(inputs, (reps, 1))).any(axis=1).sum() > len(aug_inputs) // 2
+    for x, y in zip(aug_inputs, aug_labels, strict=True):
+        puzzle = Puzzle("maze", "aug", TOKEN_TO_CHAR[x.reshape(30, 30)], None)
+        verdict = MAZE.verify(puzzle, TOKEN_TO_CHAR[y.reshape(30, 30)])
+        assert verdict.valid and verdict.details["shortest"]
+
+
+def test_load_tokens_names_the_bad_row(tmp_path: Path) -> None:
+    row = next(data.generate(1, 0))
+    path = tmp_path / "bad.csv"
+    data.write_csv(path, [row, row._replace(answer=row.answer[:-1] + "x"), row._replace(question="#")])
+    with pytest.raises(PuzzleParseError, match=r"bad\.csv:4: question has 1 cells, expected 900"):
+        data.load_tokens(path)
+    data.write_csv(path, [row, row._replace(answer=row.answer[:-1] + "x")])
+    with pytest.raises(PuzzleParseError, match=r"bad\.csv:3: answer holds characters outside"):
+        data.load_tokens(path)
+
+
+# --- examples ---
+
+
+def test_examples_parse_and_survive_trailing_space_stripping() -> None:
+    for path in sorted(EXAMPLES.iterdir()):
+        if path.suffix not in MAZE.extensions:
+            continue
+        text = path.read_text()
+        items = parse(text, path.name)
+        errors = [str(item) for item in items if isinstance(item, PuzzleParseError)]
+        assert errors == (["bad.txt:20: 2 G cells (row 7, col 2; row 10, col 2)"] if path.name == "bad.txt" else [])
+        puzzles = [item for item in items if isinstance(item, Puzzle)]
+        assert puzzles and all(MAZE.verify(p, p.answer).valid for p in puzzles if p.answer is not None)
+        if path.suffix == ".txt":
+            stripped = parse("\n".join(line.rstrip() for line in text.splitlines()), path.name)
+            assert [MAZE.to_text(p.grid) for p in stripped if isinstance(p, Puzzle)] == [
+                MAZE.to_text(p.grid) for p in puzzles
+            ]

@@ -1,0 +1,100 @@
+"""Training: the published loss, slot refilling, exact resume, and data parallel ranks staying in sync."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from conftest import FIXTURES
+
+from trmsolve.train import IGNORE_LABEL, TrainConfig, Trainer, default_model_config, log_stablemax, token_losses, train
+
+DATA = FIXTURES / "data"
+
+
+def tiny_config(out: Path, steps: int) -> TrainConfig:
+    model = default_model_config(
+        "maze", hidden_size=32, num_heads=2, H_cycles=1, L_cycles=1, L_layers=1, halt_max_steps=3
+    )
+    return TrainConfig(
+        task="maze",
+        data=str(DATA / "maze_64.csv"),
+        eval_data=str(DATA / "maze_16.csv"),
+        out=str(out),
+        model=model,
+        batch_size=8,
+        lr_warmup_steps=2,
+        total_steps=steps,
+        eval_size=8,
+        checkpoint_minutes=1e9,
+        eval_minutes=1e9,
+    )
+
+
+def weights_checksum(model: torch.nn.Module) -> float:
+    return float(sum(p.detach().double().sum() for p in model.parameters()))
+
+
+def test_stablemax_is_the_published_function() -> None:
+    logits = torch.tensor([[[-1.0, 0.0, 2.0]]])
+    s = torch.tensor([1 / 2, 1.0, 3.0])  # 1/(1-x) below zero, x+1 above
+    torch.testing.assert_close(log_stablemax(logits.double())[0, 0], torch.log(s / s.sum()).double())
+    losses = token_losses(logits, torch.tensor([[2]]), "stablemax")
+    torch.testing.assert_close(losses, -torch.log(s[2:] / s.sum()).view(1, 1))
+    assert token_losses(logits, torch.tensor([[IGNORE_LABEL]]), "stablemax").item() == 0.0
+
+
+def test_halted_slots_are_refilled_with_fresh_puzzles_and_carry(tmp_path: Path) -> None:
+    trainer = Trainer(tiny_config(tmp_path, 2), log=lambda _: None)
+    trainer.train_step()
+    slots = trainer.slots
+    slots.halted[:] = False
+    slots.halted[:3] = True
+    before = {k: v.clone() for k, v in slots.batch.items()}
+    refilled = trainer._refill(trainer.sampler.next())
+    assert torch.equal(refilled.batch["inputs"][3:], before["inputs"][3:])
+    assert not torch.equal(refilled.batch["inputs"][:3], before["inputs"][:3])
+    assert torch.equal(refilled.carry.z_H[:3], trainer.model.initial_carry(3).z_H)
+    assert torch.equal(refilled.carry.z_H[3:], slots.carry.z_H[3:])
+    assert refilled.steps[:3].eq(0).all()
+
+
+def test_resume_continues_exactly(tmp_path: Path) -> None:
+    straight = train(tiny_config(tmp_path / "a", 6), log=lambda _: None)
+    train(tiny_config(tmp_path / "b", 3), log=lambda _: None)
+    resumed = train(tiny_config(tmp_path / "b", 6), log=lambda _: None)
+    assert resumed.step == straight.step == 6
+    assert weights_checksum(resumed.model) == weights_checksum(straight.model)
+    assert weights_checksum(resumed.ema) == weights_checksum(straight.ema)
+
+
+DDP_SCRIPT = """
+import sys, torch
+sys.path.insert(0, {tests!r})
+from test_train import tiny_config
+from trmsolve.train import Trainer
+trainer = Trainer(tiny_config({out!r}, 4), log=lambda _: None)
+trainer.run()
+"""
+
+
+def test_two_cpu_processes_stay_in_sync(tmp_path: Path) -> None:
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path / "run")))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517", str(script)]
+    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
+    rank0 = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "run" / "checkpoint.rank1.pt", weights_only=True)
+    assert rank0["step"] == rank1["step"] == 4
+    # Puzzles started over both ranks: 8 slots each at step 1, refilled at step 4 after halting at the max 3.
+    assert rank0["samples"] == 2 * 8 * 2
+    for name, tensor in rank0["model"].items():
+        assert torch.equal(tensor, rank1["model"][name]), f"{name} differs between ranks"
+    # The ranks trained on different shards, so their batches differ while their weights agree.
+    assert not torch.equal(rank0["slots"]["batch"]["inputs"], rank1["slots"]["batch"]["inputs"])
+    fresh = Trainer(tiny_config(tmp_path / "fresh", 4), log=lambda _: None)
+    assert any(not torch.equal(t, fresh.model.state_dict()[n]) for n, t in rank0["model"].items())
