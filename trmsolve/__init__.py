@@ -17,6 +17,8 @@ _API = {
     "convert": "trmsolve.checkpoint",
     "refine": "trmsolve.inference",
     "StepRecord": "trmsolve.inference",
+    "solve": "trmsolve.solver",
+    "read_inputs": "trmsolve.solver",
     "RecursiveReasoningModel": "trmsolve.model",
     "ModelConfig": "trmsolve.config",
     "TrmsolveError": "trmsolve.errors",
