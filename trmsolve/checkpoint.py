@@ -174,13 +174,17 @@ def build_model(
 
 
 def read_published_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """A published state dict with its prefix stripped. Tensors only: nothing else is unpickled."""
+    """A published state dict with its prefix stripped, pickled (`step_N`, `*.pt`) or in safetensors (as some
+    Hub repos hold them). Tensors only: nothing else is unpickled."""
     path = Path(path)
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
+        if path.suffix == ".safetensors":
+            raw = load_file(str(path))
+        else:
+            raw = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError, SafetensorError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({reason[:160]})") from None
     except Exception as exc:  # pickle.UnpicklingError and friends from weights_only refusing an object
