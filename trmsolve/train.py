@@ -454,12 +454,15 @@ class Trainer:
             )
             if now - last_log >= 30 or done:
                 mean = {k: mean_of([m[k] for m in window]) for k in window[0]}
-                rate = (self.samples - samples_at_log) / (now - last_log)
+                seconds = now - last_log
+                rate = (self.samples - samples_at_log) / seconds
+                slot_rate = len(window) * config.batch_size * self.world / seconds  # puzzle-steps trained per s
                 record = {
                     "step": self.step,
                     "samples": self.samples,
                     "minutes": round(self.elapsed / 60, 2),
-                    "samples_per_s": round(rate, 1),
+                    "puzzles_per_s": round(rate, 1),
+                    "slot_steps_per_s": round(slot_rate, 1),
                     **{k: round(v, 5) for k, v in mean.items()},
                 }
                 self._write_log(record)
@@ -605,5 +608,6 @@ def train(config: TrainConfig, *, resume: bool = True, log: Callable[[str], None
         log(f"resumed {ckpt} at step {trainer.step}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
-    trainer.run()
+    if config.max_minutes != 0:  # 0: only load the run (e.g. to export it)
+        trainer.run()
     return trainer

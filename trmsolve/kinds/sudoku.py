@@ -1,0 +1,436 @@
+"""Sudoku: the file layouts people use, tokens, rule checks, a Rich grid and an exact solver.
+
+Tokens follow the published Sudoku-Extreme encoding: 81 cells row-major, token = digit + 1 (1 = blank),
+0 = PAD, vocabulary 11.
+
+The solver works on candidate bitmasks (bit d-1 = digit d): naked and hidden singles to a fixpoint, then
+a guess on a cell with the fewest candidates. Its count of dead ends is the puzzle's rating.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from trmsolve.errors import PuzzleParseError
+from trmsolve.kinds.base import Puzzle, PuzzleKind, Verdict
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+ROWS = tuple(tuple(r * 9 + c for c in range(9)) for r in range(9))
+COLS = tuple(tuple(r * 9 + c for r in range(9)) for c in range(9))
+BOXES = tuple(tuple((br + r) * 9 + bc + c for r in range(3) for c in range(3)) for br in (0, 3, 6) for bc in (0, 3, 6))
+UNITS = ROWS + COLS + BOXES
+PEERS = tuple(tuple(sorted({p for u in UNITS if i in u for p in u} - {i})) for i in range(81))
+
+_PEER_MATRIX = np.zeros((81, 81), dtype=bool)  # [i, j]: cells i and j share a row, column or box
+_PEER_MATRIX[np.repeat(np.arange(81), 20), np.array(PEERS).reshape(-1)] = True  # every cell has 20 peers
+
+_ALL = 0x1FF  # all nine candidates
+_POPCOUNT = tuple(bin(m).count("1") for m in range(512))
+_DIGIT = {1 << d: d + 1 for d in range(9)}
+
+
+# ---------------------------------------------------------------------------------------------- solver
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """What the exact solver found.
+
+    `backtracks` counts the guesses that led to a contradiction while searching up to `limit` solutions:
+    with limit >= 2 on a puzzle with one solution the whole search tree is explored, so the count does not
+    depend on the order in which digits are tried (it does on the grid's orientation, as ties between
+    cells go to the first in reading order), and it is 0 exactly when singles alone solve the puzzle.
+    """
+
+    solutions: tuple[np.ndarray, ...]  # 9x9 int grids, at most `limit`
+    backtracks: int
+    guessed: bool  # the search had to branch at least once
+
+    @property
+    def unique(self) -> bool:
+        """Exactly one solution (meaningful when searched with limit >= 2)."""
+        return len(self.solutions) == 1
+
+
+def _propagate(cand: list[int], queue: list[int]) -> bool:
+    """Apply naked and hidden singles to a fixpoint, in place; False on a contradiction.
+
+    `queue` holds cells that became single-candidate and whose digit is not yet removed from their peers.
+    """
+    peers = PEERS
+    while True:
+        while queue:
+            cell = queue.pop()
+            bit = cand[cell]
+            for p in peers[cell]:
+                m = cand[p]
+                if m & bit:
+                    m ^= bit
+                    if not m:
+                        return False
+                    cand[p] = m
+                    if not m & (m - 1):
+                        queue.append(p)
+        for unit in UNITS:
+            once = twice = 0
+            for c in unit:
+                m = cand[c]
+                twice |= once & m
+                once |= m
+            if once != _ALL:
+                return False
+            only = once & ~twice
+            if only:
+                for c in unit:
+                    m = cand[c]
+                    if m & only and m & (m - 1):
+                        m &= only
+                        if m & (m - 1):  # two digits that each fit only here
+                            return False
+                        cand[c] = m
+                        queue.append(c)
+        if not queue:
+            return True
+
+
+def _candidates(cells: Sequence[int], exclude: tuple[int, int] | None = None) -> list[int] | None:
+    """Propagated candidate masks of a puzzle given as 81 digits (0 = blank); None if it contradicts itself.
+
+    `exclude` = (cell, digit) forbids one digit in one blank cell: the generator asks "is there a solution
+    other than the known one" this way, which is much cheaper than counting solutions.
+    """
+    cand = [_ALL] * 81
+    queue = [i for i, d in enumerate(cells) if d]
+    for i in queue:
+        cand[i] = 1 << (cells[i] - 1)
+    if exclude is not None:
+        cell, digit = exclude
+        cand[cell] = _ALL & ~(1 << (digit - 1))
+    return cand if _propagate(cand, queue) else None
+
+
+def _search(cand: list[int], limit: int, found: list[list[int]], stats: list[int]) -> None:
+    """Depth-first search on a propagated state, collecting up to `limit` solutions into `found`.
+
+    stats = [backtracks, guesses]. The cell with the fewest candidates is branched on (MRV).
+    """
+    best, best_n = -1, 10
+    for i in range(81):
+        m = cand[i]
+        if m & (m - 1):
+            n = _POPCOUNT[m]
+            if n < best_n:
+                best, best_n = i, n
+                if n == 2:
+                    break
+    if best < 0:
+        found.append(cand)
+        return
+    m = cand[best]
+    while m:
+        bit = m & -m
+        m ^= bit
+        child = cand[:]
+        child[best] = bit
+        stats[1] += 1
+        if _propagate(child, [best]):
+            _search(child, limit, found, stats)
+            if len(found) >= limit:
+                return
+        else:
+            stats[0] += 1
+
+
+def _solve_cells(cells: Sequence[int], limit: int = 2) -> tuple[list[list[int]], int, bool]:
+    """Solutions (as 81-digit lists), backtracks and whether guessing was needed, for 81 digits."""
+    cand = _candidates(cells)
+    if cand is None:
+        return [], 0, False
+    found: list[list[int]] = []
+    stats = [0, 0]
+    _search(cand, limit, found, stats)
+    return [[_DIGIT[m] for m in sol] for sol in found], stats[0], stats[1] > 0
+
+
+def solve(grid: np.ndarray | Sequence[int] | str, limit: int = 2) -> SolveResult:
+    """Solve exactly, stopping after `limit` solutions (2 tells unique from ambiguous).
+
+    `grid` is a 9x9 or 81-long array of digits (0 = blank) or an 81-char string ('.' or '0' = blank).
+    Conflicting givens give no solutions rather than an error.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    cells = _cells(grid)
+    sols, backtracks, guessed = _solve_cells(cells, limit)
+    return SolveResult(
+        solutions=tuple(np.array(s, dtype=np.int64).reshape(9, 9) for s in sols),
+        backtracks=backtracks,
+        guessed=guessed,
+    )
+
+
+def _cells(grid: np.ndarray | Sequence[int] | str) -> list[int]:
+    """81 ints 0..9 from any of the grid forms `solve` accepts."""
+    if isinstance(grid, str):
+        text = grid.strip()
+        if len(text) != 81 or any(ch not in _CELL_VALUE for ch in text):
+            raise ValueError(f"expected 81 cells of '1'-'9', '0' or '.', got {grid!r}")
+        return [_CELL_VALUE[ch] for ch in text]
+    cells = np.asarray(grid).reshape(-1)
+    if cells.size != 81 or cells.min() < 0 or cells.max() > 9:
+        raise ValueError("expected 81 digits 0..9")
+    return [int(d) for d in cells]
+
+
+# ---------------------------------------------------------------------------------------------- parsing
+
+_BLANKS = "0._*"
+_CELL_VALUE = {ch: 0 for ch in _BLANKS} | {str(d): d for d in range(1, 10)}
+_CELL_RUN = re.compile(r"[0-9._*]+")
+_LETTER = re.compile(r"[A-Za-z]")
+_COMMENT = re.compile(r"#|//")
+# CSV header names for the puzzle and its answer, as published data sets spell them.
+_QUESTION_COLUMNS = ("question", "puzzle", "quizzes", "quiz", "puzzles")
+_ANSWER_COLUMNS = ("answer", "solution", "solutions")
+_DIGIT_CHARS = frozenset("123456789")
+_LOW_CONFIDENCE = 0.5  # cells the model is less sure of than this are dimmed in --trace
+
+
+def _grid_of(cells: str) -> np.ndarray:
+    return np.array([_CELL_VALUE[ch] for ch in cells], dtype=np.int64).reshape(9, 9)
+
+
+def _cells_problem(text: str, what: str, allowed: Collection[str]) -> str | None:
+    """Why `text` is not an 81-cell `what` made of `allowed` characters (None when it is)."""
+    bad = next((ch for ch in text if ch not in allowed), None)
+    if bad is not None:
+        return f"{what}: unexpected character {bad!r}"
+    if len(text) != 81:
+        return f"{what}: expected 81 cells, found {len(text)}"
+    return None
+
+
+class _GridCollector:
+    """Rows of a 9-line grid as they arrive; a bad row spoils its grid without causing more errors."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.start = 0
+        self.rows: list[str | None] = []
+
+    def add(self, row: str | None, line: int) -> Puzzle | None:
+        """Add a row (None for a bad one); the puzzle once the grid is complete and sound."""
+        if not self.rows:
+            self.start = line
+        self.rows.append(row)
+        if len(self.rows) < 9:
+            return None
+        sound = [r for r in self.rows if r is not None]
+        self.rows = []
+        return Puzzle("sudoku", f"{self.source}:{self.start}", _grid_of("".join(sound))) if len(sound) == 9 else None
+
+    def flush(self) -> Iterator[PuzzleParseError]:
+        """End the current grid (at a header, a one-line puzzle or the end): an error if it stopped short."""
+        rows, self.rows = self.rows, []
+        if rows and all(r is not None for r in rows):
+            yield PuzzleParseError(f"grid has {len(rows)} rows, expected 9", self.source, self.start)
+
+
+def _parse_lines(lines: list[str], source: str) -> Iterator[Puzzle | PuzzleParseError]:
+    """One-line puzzles and 9-line grids, mixed freely, with comments, headers and separator lines."""
+    grid = _GridCollector(source)
+    for number, raw in enumerate(lines, start=1):
+        text = _COMMENT.split(raw, maxsplit=1)[0].strip()
+        if not text:
+            continue
+        runs = _CELL_RUN.findall(text)
+        whole = next((r for r in runs if len(r) > 9), None)  # longer than a grid row: a one-line puzzle
+        if whole is None and _LETTER.search(text):  # a header such as "Grid 01"
+            yield from grid.flush()
+            continue
+        cells = whole if whole is not None else "".join(runs)
+        if not cells:  # a separator line such as "------+-------+------"
+            continue
+        if whole is None and len(cells) == 9:
+            puzzle = grid.add(cells, number)
+            if puzzle is not None:
+                yield puzzle
+        elif whole is not None or len(cells) == 81:
+            yield from grid.flush()
+            if len(cells) == 81:
+                yield Puzzle("sudoku", f"{source}:{number}", _grid_of(cells))
+            else:
+                yield PuzzleParseError(f"expected 81 cells, found {len(cells)}", source, number)
+        else:
+            expected = "9 cells in a grid row" if grid.rows else "81 cells or a grid row of 9"
+            yield PuzzleParseError(f"expected {expected}, found {len(cells)}", source, number)
+            grid.add(None, number)
+    yield from grid.flush()
+
+
+def _csv_header(lines: list[str]) -> tuple[int, list[str]] | None:
+    """Index and column names of the header when the first line that is not blank or a comment is the header
+    of a puzzle CSV (it names a question or puzzle column)."""
+    first = next((i for i, line in enumerate(lines) if line.strip() and not _COMMENT.match(line.lstrip())), None)
+    if first is None or "," not in lines[first]:
+        return None
+    names = [name.strip().lower() for name in next(csv.reader([lines[first]]))]
+    return (first, names) if any(name in names for name in _QUESTION_COLUMNS) else None
+
+
+def _parse_csv(lines: list[str], header: int, names: list[str], source: str) -> Iterator[Puzzle | PuzzleParseError]:
+    """Rows of a puzzle CSV such as Sudoku-Extreme's `source,question,answer,rating`."""
+    question = next(names.index(n) for n in _QUESTION_COLUMNS if n in names)
+    answer = next((names.index(n) for n in _ANSWER_COLUMNS if n in names), None)
+    rating = names.index("rating") if "rating" in names else None
+    origin = names.index("source") if "source" in names else None
+    for number in range(header + 2, len(lines) + 1):
+        line = lines[number - 1]
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        row = next(csv.reader([line]))
+        if len(row) != len(names):
+            yield PuzzleParseError(f"expected {len(names)} columns, found {len(row)}", source, number)
+            continue
+        fields = [f.strip() for f in row]
+        problem = _cells_problem(fields[question], "question", _CELL_VALUE)
+        answer_text = fields[answer] if answer is not None else ""
+        if problem is None and answer_text:
+            problem = _cells_problem(answer_text, "answer", _DIGIT_CHARS)
+        rating_text = fields[rating] if rating is not None else ""
+        if problem is None and rating_text and not rating_text.isdigit():
+            problem = f"rating: expected a whole number, found {rating_text!r}"
+        if problem is not None:
+            yield PuzzleParseError(problem, source, number)
+            continue
+        meta: dict[str, object] = {}
+        if rating_text:
+            meta["rating"] = int(rating_text)
+        if origin is not None and fields[origin]:
+            meta["origin"] = fields[origin]
+        yield Puzzle(
+            "sudoku",
+            f"{source}:{number}",
+            _grid_of(fields[question]),
+            answer=_grid_of(answer_text) if answer_text else None,
+            meta=meta,
+        )
+
+
+def _conflicts(grid: np.ndarray) -> tuple[int, np.ndarray]:
+    """Pairs of cells with the same digit in a row, column or box, and the 9x9 mask of cells in one.
+
+    0 (blank) never conflicts; a pair sharing both a line and a box counts once.
+    """
+    values = grid.reshape(81)
+    clash = _PEER_MATRIX & (values[:, None] == values[None, :]) & (values > 0)[:, None]
+    return int(clash.sum()) // 2, clash.any(axis=1).reshape(9, 9)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+class Sudoku(PuzzleKind):
+    """Classic 9x9 Sudoku."""
+
+    name = "sudoku"
+    extensions = (".txt", ".sdk", ".csv", ".sudoku")
+    seq_len = 81
+    vocab_size = 11
+
+    def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
+        """Read one-line puzzles, 9-line grids or a puzzle CSV; the layout is recognised, not declared."""
+        lines = text.lstrip("\ufeff").splitlines()
+        header = _csv_header(lines)
+        if header is None:
+            yield from _parse_lines(lines, source)
+        else:
+            yield from _parse_csv(lines, *header, source)
+
+    def encode(self, puzzle: Puzzle) -> np.ndarray:
+        return puzzle.grid.reshape(81).astype(np.int64) + 1
+
+    def decode(self, tokens: np.ndarray, puzzle: Puzzle) -> np.ndarray:
+        """Tokens 2..10 are digits 1..9; blank, PAD or anything out of range reads as unfilled (0)."""
+        tokens = np.asarray(tokens, dtype=np.int64).reshape(81)
+        return np.where((tokens >= 2) & (tokens <= 10), tokens - 1, 0).reshape(9, 9)
+
+    def verify(self, puzzle: Puzzle, answer: np.ndarray) -> Verdict:
+        """Every cell 1..9, no digit twice in a row, column or box, and the givens kept."""
+        answer = np.asarray(answer)
+        correct = None if puzzle.answer is None else bool(np.array_equal(answer, puzzle.answer))
+        if answer.shape != (9, 9):
+            return Verdict(False, correct, [f"answer has shape {answer.shape}, expected 9x9"])
+        filled = (answer >= 1) & (answer <= 9)
+        given = puzzle.grid > 0
+        given_conflicts, _ = _conflicts(puzzle.grid)
+        conflicts, _ = _conflicts(np.where(filled, answer, 0))
+        details = {
+            "conflicts": conflicts,
+            "empty": int((~filled).sum()),
+            "changed_givens": int((given & (answer != puzzle.grid)).sum()),
+            "given_conflicts": given_conflicts,
+        }
+        problems = []
+        if given_conflicts:
+            problems.append(f"the givens already conflict ({_count(given_conflicts, 'conflict')})")
+        if conflicts:
+            problems.append(_count(conflicts, "conflict"))
+        if details["empty"]:
+            problems.append(_count(details["empty"], "empty cell"))
+        if details["changed_givens"]:
+            problems.append(f"changed {_count(details['changed_givens'], 'given')}")
+        return Verdict(not problems, correct, problems, details)
+
+    def render(
+        self,
+        puzzle: Puzzle,
+        answer: np.ndarray | None = None,
+        *,
+        changed: np.ndarray | None = None,
+        confidence: np.ndarray | None = None,
+    ) -> Text:
+        """Givens bold, filled cells cyan, rule breakers red, changed cells reversed, unsure cells dim.
+
+        The box lines and '.' blanks keep the grid readable without colour.
+        """
+        from rich.text import Text
+
+        shown = puzzle.grid if answer is None else np.asarray(answer).reshape(9, 9)
+        given = puzzle.grid > 0
+        filled = (shown >= 1) & (shown <= 9)
+        _, bad = _conflicts(np.where(filled, shown, 0))
+        bad |= given & (shown != puzzle.grid)
+        text = Text()
+        for r in range(9):
+            if r in (3, 6):
+                text.append("───────┼───────┼───────\n", style="dim")
+            for c in range(9):
+                if c in (3, 6):
+                    text.append(" │", style="dim")
+                if not filled[r, c]:
+                    style = "dim"
+                elif bad[r, c]:
+                    style = "bold red"
+                else:
+                    style = "bold" if given[r, c] else "cyan"
+                if changed is not None and changed[r, c]:
+                    style += " reverse"
+                if confidence is not None and confidence[r, c] < _LOW_CONFIDENCE:
+                    style += " dim"
+                text.append(" ")
+                text.append(str(shown[r, c]) if filled[r, c] else ".", style=style)
+            text.append(" \n" if r < 8 else " ")
+        return text
+
+    def to_text(self, grid: np.ndarray) -> str:
+        return "".join(str(d) if 1 <= d <= 9 else "." for d in np.asarray(grid).reshape(81).tolist())
