@@ -65,9 +65,9 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize(
     ("name", "lines", "known"),
     [
-        ("classics.txt", [4, 5, 7, 8], False),
-        ("grids.txt", [2, 12, 23], False),
-        ("sudoku-extreme.csv", [2, 3, 4, 5], True),
+        ("collection.txt", [5, 6, 8, 10], False),
+        ("grids.txt", [3, 13, 24], False),
+        ("puzzles.csv", [2, 3, 4, 5, 6], True),
     ],
 )
 def test_sudoku_formats_are_read_solved_and_honestly_failed(
@@ -90,7 +90,7 @@ def test_terminal_view_shows_grid_verdict_and_summary(models: dict[str, Path]) -
     result = run("sudoku", SUDOKU / "grids.txt", "-m", models["sudoku"], "--max-steps", 1)
     assert result.exit_code == 1
     out = result.stdout
-    assert f"{SUDOKU / 'grids.txt'}:12" in out
+    assert f"{SUDOKU / 'grids.txt'}:13" in out
     assert out.count("───────┼───────┼───────") == 6  # three grids
     assert out.count("✗ ") == 3 and "solved" not in out and "conflict" in out
     assert "1/1 steps" in out and summary_row(out)[:3] == ["3", "0/3", "n/a"]
@@ -131,7 +131,7 @@ def test_arc_directory_task_files_and_combined_file(models: dict[str, Path]) -> 
 
 
 def test_halting_options(models: dict[str, Path]) -> None:
-    base = ["sudoku", SUDOKU / "classics.txt", "-m", models["sudoku"], "--json"]
+    base = ["sudoku", SUDOKU / "collection.txt", "-m", models["sudoku"], "--json"]
     steps = {r["steps"] for r in json_lines(run(*base, "--no-halt", "--max-steps", 3).stdout)}
     assert steps == {3}
     stopped = json_lines(run(*base, "--halt-threshold", 0).stdout)
@@ -141,7 +141,7 @@ def test_halting_options(models: dict[str, Path]) -> None:
 
 
 def test_stdin_and_trace_as_text(models: dict[str, Path]) -> None:
-    text = (SUDOKU / "classics.txt").read_text().splitlines()[3] + "\n"
+    text = (SUDOKU / "easy.txt").read_text().splitlines()[1] + "\n"
     result = run("sudoku", "-", "-m", models["sudoku"], "--trace", "--no-halt", "--max-steps", 2, input=text)
     assert result.exit_code == 1
     out = result.stdout
@@ -150,7 +150,7 @@ def test_stdin_and_trace_as_text(models: dict[str, Path]) -> None:
 
 
 def test_trace_with_json_keeps_stdout_pure(models: dict[str, Path]) -> None:
-    text = (SUDOKU / "classics.txt").read_text()
+    text = (SUDOKU / "collection.txt").read_text()
     result = run("sudoku", "-", "-m", models["sudoku"], "--trace", "--json", "--max-steps", 1, input=text)
     assert len(json_lines(result.stdout)) == 4
     assert result.stderr.count("step 1/1") == 4
@@ -161,8 +161,8 @@ def test_trace_with_json_keeps_stdout_pure(models: dict[str, Path]) -> None:
     [
         (["sudoku", "missing.txt"], "error: missing.txt: no such file or directory\n"
                                     "error: no sudoku puzzles to solve in missing.txt\n"),
-        (["sudoku", SUDOKU / "classics.txt", "-m", "no-such-model"], "error: no-such-model: no such model file"),
-        (["convert", SUDOKU / "classics.txt", "-o", "x"], "error: "),
+        (["sudoku", SUDOKU / "collection.txt", "-m", "no-such-model"], "error: no-such-model: no such model file"),
+        (["convert", SUDOKU / "collection.txt", "-o", "x"], "error: "),
     ],
 )  # fmt: skip
 def test_user_errors_are_one_line_and_exit_2(args: list, message: str) -> None:
@@ -173,7 +173,7 @@ def test_user_errors_are_one_line_and_exit_2(args: list, message: str) -> None:
 
 
 def test_a_model_for_another_kind_is_refused(models: dict[str, Path]) -> None:
-    result = run("sudoku", SUDOKU / "classics.txt", "-m", models["maze"])
+    result = run("sudoku", SUDOKU / "collection.txt", "-m", models["maze"])
     assert result.exit_code == 2
     assert result.stderr == "error: this model solves maze puzzles, not sudoku (pick one with --model)\n"
 
@@ -190,7 +190,7 @@ def test_a_folder_named_like_the_default_model_is_not_taken_for_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "sudoku").mkdir()
-    (tmp_path / "sudoku" / "classics.txt").write_text((SUDOKU / "classics.txt").read_text())
+    (tmp_path / "sudoku" / "collection.txt").write_text((SUDOKU / "collection.txt").read_text())
     monkeypatch.chdir(tmp_path)
     result = run("sudoku", "sudoku", "--max-steps", 1, "--json")
     if bundled_dir("sudoku") is None:  # until the trained model is bundled
@@ -204,7 +204,7 @@ def test_a_folder_named_like_the_default_model_is_not_taken_for_it(
 
 
 def test_usage_errors_exit_2() -> None:
-    assert run("sudoku", SUDOKU / "classics.txt", "--batch-size", 0).exit_code == 2
+    assert run("sudoku", SUDOKU / "collection.txt", "--batch-size", 0).exit_code == 2
     assert run("sudoku").exit_code == 2
     assert run("sudoku", "x", "--device", "tpu").exit_code == 2
 
@@ -247,7 +247,7 @@ def test_console_script_end_to_end(models: dict[str, Path]) -> None:
 
 def test_json_lines_stay_whole_when_interrupted(models: dict[str, Path], tmp_path: Path) -> None:
     puzzles = tmp_path / "many.txt"
-    puzzles.write_text((SUDOKU / "classics.txt").read_text() * 100)
+    puzzles.write_text((SUDOKU / "collection.txt").read_text() * 100)
     proc = subprocess.Popen(
         [TRMSOLVE, "sudoku", puzzles, "-m", models["sudoku"], "--json", "-b", "1", "--no-halt"],
         stdout=subprocess.PIPE,

@@ -372,7 +372,7 @@ def test_a_checkpoint_with_code_is_refused_unrun(hub_server: HubServer, tmp_path
 def test_solve_with_a_hub_model_then_from_the_cache_with_the_server_stopped(hub_server: HubServer) -> None:
     hub_server.add("owner/sudoku", published())
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the fixture's HF_ENDPOINT and HF_HOME
-    command = [TRMSOLVE, "sudoku", EXAMPLES / "sudoku" / "classics.txt"]
+    command = [TRMSOLVE, "sudoku", EXAMPLES / "sudoku" / "collection.txt"]
     command += ["--model", "hf:owner/sudoku", "--max-steps", "1", "--json"]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 1, first.stderr  # untrained weights: answers invalid, but solved

@@ -30,7 +30,7 @@ def reference_model(name: str):
 
 
 def sudoku_puzzles(n: int = 3) -> list[Puzzle]:
-    return [p for p in read_inputs([EXAMPLES / "sudoku" / "classics.txt"], "sudoku")][:n]
+    return [p for p in read_inputs([EXAMPLES / "sudoku" / "collection.txt"], "sudoku")][:n]
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -137,13 +137,15 @@ def test_on_step_reports_every_step_of_every_puzzle() -> None:
 
 def test_json_record_has_the_documented_fields() -> None:
     model = reference_model("trm_att_rope")
-    puzzles = list(read_inputs([EXAMPLES / "sudoku" / "sudoku-extreme.csv"], "sudoku"))[:1]
+    csv_path = EXAMPLES / "sudoku" / "puzzles.csv"
+    _, question, answer, _ = csv_path.read_text().splitlines()[1].split(",")
+    puzzles = list(read_inputs([csv_path], "sudoku"))[:1]
     (result,) = solve(puzzles, model, kind="sudoku", max_steps=2, model_name="ref")
     record = json.loads(result.to_json())
     assert "\n" not in result.to_json()
-    assert record["source"] == f"{EXAMPLES / 'sudoku' / 'sudoku-extreme.csv'}:2"
+    assert record["source"] == f"{csv_path}:2"
     assert record["kind"] == "sudoku" and record["model"] == "ref"
-    assert record["input"] == CLASSIC and len(record["expected"]) == 81
+    assert record["input"] == question and record["expected"] == answer
     assert record["valid"] is False and record["correct"] is False  # the CSV gave the answer
     assert isinstance(record["problems"], list) and record["problems"]
     assert isinstance(record["details"]["conflicts"], int)
@@ -185,11 +187,9 @@ def test_maze_result_is_cropped_to_the_maze_and_checked() -> None:
 def test_summary_counts() -> None:
     model = reference_model("trm_att_rope")
     summary = Summary()
-    puzzles = list(
-        read_inputs([EXAMPLES / "sudoku" / "sudoku-extreme.csv", EXAMPLES / "sudoku" / "grids.txt"], "sudoku")
-    )
+    puzzles = list(read_inputs([EXAMPLES / "sudoku" / "puzzles.csv", EXAMPLES / "sudoku" / "grids.txt"], "sudoku"))
     for result in solve(puzzles, model, kind="sudoku", max_steps=2, halt=False):
         summary.add(result)
-    assert (summary.puzzles, summary.valid, summary.known, summary.correct, summary.failed) == (7, 0, 4, 0, 7)
+    assert (summary.puzzles, summary.valid, summary.known, summary.correct, summary.failed) == (8, 0, 5, 0, 8)
     assert summary.mean_steps == 2.0
     assert summary.to_dict()["correct"] == 0
