@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -232,6 +232,7 @@ class ArcBuildReport:
     num_tasks: int
     num_identifiers: int  # including <blank>, as dataset.json counts them
     short_augmentations: dict[str, int] = field(default_factory=dict)  # task -> versions, when < num_aug + 1
+    identifiers: list[str] = field(default_factory=list)  # identifiers.json: the name of each number
 
 
 def _read_json(path: Path) -> Any:
@@ -317,7 +318,13 @@ def _augment(task: _Task, num_aug: int, rng: np.random.RandomState) -> list[Augm
     return versions
 
 
-def _random_offset(inp: np.ndarray, out: np.ndarray, rng: np.random.RandomState) -> tuple[int, int]:
+def augment_pairs(name: str, pairs: Sequence[Pair], num_aug: int, seed: int) -> list[Augmentation]:
+    """The task itself and up to `num_aug` random versions with distinct examples, chosen as the builder
+    chooses them (for a task the model never saw, whose versions no data set numbered)."""
+    return _augment(_Task(name, {"train": list(pairs)}), num_aug, np.random.RandomState(seed))
+
+
+def random_offset(inp: np.ndarray, out: np.ndarray, rng: np.random.RandomState) -> tuple[int, int]:
     """Where a training pair goes on the canvas: one offset for both grids, so that both fit."""
     row = int(rng.randint(0, GRID_SIZE - max(inp.shape[0], out.shape[0]) + 1))
     col = int(rng.randint(0, GRID_SIZE - max(inp.shape[1], out.shape[1]) + 1))
@@ -349,7 +356,7 @@ def _write_split(
             kept_in_place = rng.randint(0, len(pairs))
             for index, (inp, out) in enumerate(pairs):
                 inp, out = version.apply(inp), version.apply(out)
-                offset = _random_offset(inp, out, rng) if translate and index != kept_in_place else (0, 0)
+                offset = random_offset(inp, out, rng) if translate and index != kept_in_place else (0, 0)
                 inputs[row] = grid_to_tokens(inp, offset)
                 labels[row] = grid_to_tokens(out, offset)
                 row += 1
@@ -386,31 +393,36 @@ def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value), encoding="utf-8")  # json.dump's default formatting, as published
 
 
-def build_arc_dataset(
-    input_file_prefix: str | Path,
-    output_dir: str | Path,
-    subsets: Iterable[str],
-    test_set_name: str,
-    test_set_name2: str = "evaluation2",
-    seed: int = 42,
-    num_aug: int = 1000,
-    puzzle_identifiers_start: int = 1,
-) -> ArcBuildReport:
-    """Write the published ARC training data set for the Kaggle-layout task files
-    `<input_file_prefix>_<subset>_challenges.json` (+ `_solutions.json`) into `output_dir`.
+@dataclass
+class _Plan:
+    """What the builder decided before writing: tasks and versions by split, identifier numbers, test tasks."""
 
-    Arguments mean what the published builder's options mean: the test examples of tasks in
-    `test_set_name` or `test_set_name2` go to `test/` (their training examples still go to `train/`),
-    everything else to `train/`; identifiers are numbered from `puzzle_identifiers_start`.
-    Raises ValueError on unreadable or malformed task files.
-    """
-    rng = np.random.RandomState(seed)
-    test_sets = {test_set_name, test_set_name2}
+    splits: dict[str, list[tuple[_Task, list[Augmentation]]]]
+    identifiers: dict[str, int]
+    test_puzzles: dict[str, Any]
+    report: ArcBuildReport
+
+
+def _plan(
+    input_file_prefix: str | Path,
+    subsets: Iterable[str],
+    test_sets: set[str],
+    num_aug: int,
+    puzzle_identifiers_start: int,
+    tasks: Collection[str] | None,
+    rng: np.random.RandomState,
+) -> _Plan:
+    """Read, shuffle and augment every subset's tasks and number the identifiers, drawing from `rng` in the
+    published order. The identifiers depend on nothing drawn later, so they can be made without writing."""
     splits: dict[str, list[tuple[_Task, list[Augmentation]]]] = {}
     test_puzzles: dict[str, Any] = {}
     report = ArcBuildReport(num_tasks=0, num_identifiers=0)
+    missing = set(tasks) if tasks is not None else set()
     for subset in subsets:
         items = list(_load_subset(str(input_file_prefix), subset).items())
+        if tasks is not None:
+            items = [(name, raw) for name, raw in items if name in tasks]
+            missing -= {name for name, _raw in items}
         rng.shuffle(items)
         test_split = "test" if subset in test_sets else "train"
         for name, raw in items:
@@ -424,6 +436,8 @@ def build_arc_dataset(
             for split in task.examples:
                 splits.setdefault(split, []).append((task, versions))
             report.num_tasks += 1
+    if missing:
+        raise ValueError(f"tasks not found in subsets {', '.join(subsets)}: {', '.join(sorted(missing))}")
 
     identifiers: dict[str, int] = {}
     for groups in splits.values():
@@ -431,15 +445,45 @@ def build_arc_dataset(
             for version in versions:
                 identifiers.setdefault(version.name, puzzle_identifiers_start + len(identifiers))
     report.num_identifiers = puzzle_identifiers_start + len(identifiers)
-
-    output = Path(output_dir)
-    for split, groups in splits.items():
-        _write_split(output / split, split, groups, identifiers, report.num_identifiers, rng)
     names = {number: name for name, number in identifiers.items()}
-    _write_json(
-        output / "identifiers.json",
-        [names.get(number, BLANK_IDENTIFIER) for number in range(report.num_identifiers)],
+    report.identifiers = [names.get(number, BLANK_IDENTIFIER) for number in range(report.num_identifiers)]
+    return _Plan(splits, identifiers, test_puzzles, report)
+
+
+def build_arc_dataset(
+    input_file_prefix: str | Path,
+    output_dir: str | Path | None,
+    subsets: Iterable[str],
+    test_set_name: str,
+    test_set_name2: str = "evaluation2",
+    seed: int = 42,
+    num_aug: int = 1000,
+    puzzle_identifiers_start: int = 1,
+    tasks: Collection[str] | None = None,
+) -> ArcBuildReport:
+    """Write the published ARC training data set for the Kaggle-layout task files
+    `<input_file_prefix>_<subset>_challenges.json` (+ `_solutions.json`) into `output_dir`.
+
+    Arguments mean what the published builder's options mean: the test examples of tasks in
+    `test_set_name` or `test_set_name2` go to `test/` (their training examples still go to `train/`),
+    everything else to `train/`; identifiers are numbered from `puzzle_identifiers_start`.
+    Ours, not published: `tasks` keeps only the tasks with those ids, before each subset's shuffle, so the
+    random stream and the output are those of task files holding only them; `output_dir=None` writes
+    nothing and only reports, with the identifier names (a published checkpoint's map: the full data set
+    would take gigabytes, and the names depend on nothing drawn while writing).
+    Raises ValueError on unreadable or malformed task files, or task ids that no subset holds.
+    """
+    rng = np.random.RandomState(seed)
+    subsets = list(subsets)
+    plan = _plan(
+        input_file_prefix, subsets, {test_set_name, test_set_name2}, num_aug, puzzle_identifiers_start, tasks, rng
     )
-    _write_json(output / "test_puzzles.json", test_puzzles)
-    log.info("%d tasks, %d puzzle identifiers (with <blank>)", report.num_tasks, report.num_identifiers)
-    return report
+    if output_dir is None:
+        return plan.report
+    output = Path(output_dir)
+    for split, groups in plan.splits.items():
+        _write_split(output / split, split, groups, plan.identifiers, plan.report.num_identifiers, rng)
+    _write_json(output / "identifiers.json", plan.report.identifiers)
+    _write_json(output / "test_puzzles.json", plan.test_puzzles)
+    log.info("%d tasks, %d puzzle identifiers (with <blank>)", plan.report.num_tasks, plan.report.num_identifiers)
+    return plan.report

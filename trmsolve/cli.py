@@ -13,7 +13,7 @@ import importlib
 import json
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from enum import Enum
 from itertools import chain
@@ -21,13 +21,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from trmsolve import __version__
 from trmsolve.errors import PuzzleParseError, TrmsolveError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
     from trmsolve.kinds import Puzzle
+    from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.render import Tracer
 
 EXIT_INVALID = 1  # some answer is invalid or differs from the known answer
 EXIT_BAD_INPUT = 2
@@ -132,9 +137,7 @@ def solve_puzzles(
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Puzzles run together.")] = 64,
     max_steps: Annotated[
         int | None,
-        typer.Option(
-            min=1, help="Most refinement steps per puzzle.", show_default="the checkpoint's (16 published)"
-        ),
+        typer.Option(min=1, help="Most refinement steps per puzzle.", show_default="the checkpoint's (16 published)"),
     ] = None,
     halt: Annotated[
         bool,
@@ -155,6 +158,32 @@ def solve_puzzles(
     ] = False,
     json_output: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary, not each puzzle.")] = False,
+    attempts: Annotated[int, typer.Option(min=1, help="Voted answers kept per test input (pass@K, K = this).")] = 2,
+    submission: Annotated[
+        Path | None, typer.Option(help="Write the ARC Prize submission.json (task -> attempts per test input) here.")
+    ] = None,
+    views: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most augmented versions of a task run and voted (fewer: faster, weaker vote).",
+            show_default="every one the model knows",
+        ),
+    ] = None,
+    arc_data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of the Kaggle-layout ARC task files a published checkpoint was trained on: rebuilds "
+            "its identifier map with the published builder settings (once; cached)."
+        ),
+    ] = None,
+    adapt: Annotated[
+        bool,
+        typer.Option(
+            "--adapt", help="Learn puzzle embeddings for tasks the model never saw from their demonstrations first."
+        ),
+    ] = False,
+    adapt_steps: Annotated[int, typer.Option(min=1, help="Optimiser steps per adapted task.")] = 100,
 ) -> None:
     """Read, solve, show. Bad entries are reported as they are read and skipped; the kind is the command's name."""
     from rich.console import Console
@@ -191,6 +220,29 @@ def solve_puzzles(
     shown = err if json_output else out  # where trace frames and the summary go: never into JSON Lines
     tracer = Tracer(kind, shown) if trace else None
     show_progress = err.is_terminal and not trace and (json_output or quiet or not out.is_terminal)
+    if kind_name == "arc":  # every augmented version of every task runs before the vote: no streaming
+        all_ok = solve_arc(
+            [first, *stream],
+            network,
+            model_name=model_name,
+            out=out,
+            err=err,
+            tracer=tracer,
+            json_output=json_output,
+            quiet=quiet,
+            show_progress=show_progress,
+            max_steps=max_steps,
+            halt=halt,
+            halt_threshold=halt_threshold,
+            batch_size=batch_size,
+            attempts=attempts,
+            submission=submission,
+            views=views,
+            arc_data=arc_data,
+            adapt=adapt,
+            adapt_steps=adapt_steps,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT if bad_input else 0 if all_ok else EXIT_INVALID)
     summary = Summary()
     results = solve(
         chain([first], stream),
@@ -227,8 +279,329 @@ def solve_puzzles(
     raise typer.Exit(EXIT_INVALID if summary.failed else 0)
 
 
+ARC_OPTIONS = ("attempts", "submission", "views", "arc_data", "adapt", "adapt_steps")
+
+
+class KindCommand(TyperCommand):
+    """A solving command: one function serves every kind, and only `arc` has the ARC options."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        return params if self.name == "arc" else [p for p in params if p.name not in ARC_OPTIONS]
+
+
 for _kind, _help in KIND_HELP.items():
-    app.command(_kind, help=_help)(solve_puzzles)
+    app.command(_kind, help=_help, cls=KindCommand)(solve_puzzles)
+
+
+# -------------------------------------------------------------------------------------------------- ARC
+
+
+def note(message: str) -> None:
+    """A line for people on stderr that is not an error (the run goes on)."""
+    print(f"note: {message}", file=sys.stderr, flush=True)
+
+
+def bar_updater(bar: Progress | None, description: str) -> Callable[..., None] | None:
+    """A `progress(done, total, ...)` callback moving a new line of `bar` (None when there is no bar)."""
+    if bar is None:
+        return None
+    line = bar.add_task(description, total=None)
+    return lambda done, total, *_: bar.update(line, completed=done, total=total)
+
+
+def prepare_arc_model(
+    network: RecursiveReasoningModel,
+    puzzles: list[Puzzle],
+    *,
+    arc_data: Path | None,
+    adapt: bool,
+    adapt_steps: int,
+    err: Console,
+    show_progress: bool,
+) -> None:
+    """Give the model its identifier map (rebuilt from --arc-data for a published checkpoint) and, with
+    --adapt, embeddings for the tasks it never saw; say what was done and what could not be."""
+    from trmsolve.arc_solve import adapt as adapt_task
+    from trmsolve.arc_solve import attach_identifier_map, task_views
+    from trmsolve.render import count_bar
+
+    if network.config.puzzle_emb_ndim <= 0:
+        if arc_data is not None or adapt:
+            note("this model has no puzzle embeddings: --arc-data and --adapt do not apply")
+        return
+    if network.identifiers is None and arc_data is not None:
+        settings = attach_identifier_map(network, arc_data)
+        note(f"identifier map rebuilt with the published {settings.name} builder settings over {arc_data} (cached)")
+    elif arc_data is not None:
+        note("the model carries its own identifier map; --arc-data is not needed")
+    elif network.identifiers is None and network.config.puzzle_emb_ndim > 0:
+        note("this checkpoint carries no identifier map: pass --arc-data DIR (the task files it was trained on)")
+    known = task_views(network.identifiers)
+    unknown = list(dict.fromkeys(str(p.meta["task_id"]) for p in puzzles if str(p.meta["task_id"]) not in known))
+    if unknown and not adapt:
+        listed = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        note(
+            f"{len(unknown)} task(s) the model never saw ({listed}): they run with the blank identifier, i.e. "
+            "guess; --adapt learns embeddings for them first"
+        )
+        return
+    pairs = {str(p.meta["task_id"]): p.meta["train"] for p in puzzles}
+    for task in unknown:
+        with count_bar(err) if show_progress else nullcontext() as bar:
+            progress = bar_updater(bar, f"adapting {task}")
+            result = adapt_task(network, task, pairs[task], steps=adapt_steps, progress=progress)
+        note(
+            f"adapted {task}: {result.views} views, {result.steps} steps in {result.seconds:.1f} s "
+            f"(final loss {result.loss:.3f}; demonstrations exact {result.demo_exact:.0%})"
+        )
+
+
+def solve_arc(
+    puzzles: list[Puzzle],
+    network: RecursiveReasoningModel,
+    *,
+    model_name: str,
+    out: Console,
+    err: Console,
+    tracer: Tracer | None,
+    json_output: bool,
+    quiet: bool,
+    show_progress: bool,
+    max_steps: int | None,
+    halt: bool,
+    halt_threshold: float | None,
+    batch_size: int,
+    attempts: int,
+    submission: Path | None,
+    views: int | None,
+    arc_data: Path | None,
+    adapt: bool,
+    adapt_steps: int,
+) -> bool:
+    """`trmsolve arc`: vote over the augmented versions of each test input; show the attempts and pass@K.
+    True when every first attempt is a grid and no known answer is missed by all attempts."""
+    from trmsolve.arc_builder import grid_problem
+    from trmsolve.arc_solve import predict, score, write_submission
+    from trmsolve.kinds import get_kind
+    from trmsolve.render import arc_answer_view, arc_score_table, count_bar
+    from trmsolve.solver import solve
+
+    kind = get_kind("arc")
+    prepare_arc_model(
+        network, puzzles, arc_data=arc_data, adapt=adapt, adapt_steps=adapt_steps, err=err, show_progress=show_progress
+    )
+    run = {"max_steps": max_steps, "halt": halt, "halt_threshold": halt_threshold}
+    if tracer is not None:  # the plain version of each test input, step by step (not part of the vote)
+        try:
+            for puzzle in puzzles:
+                for _ in solve([puzzle], network, kind=kind, batch_size=1, on_step=tracer, **run):
+                    pass
+        finally:
+            tracer.close()
+    with count_bar(err) if show_progress else nullcontext() as bar:
+        progress = bar_updater(bar, "running augmented versions")
+        answers = predict(network, puzzles, max_views=views, batch_size=batch_size, progress=progress, **run)
+    shown = err if json_output else out
+    for answer in answers:
+        if json_output:
+            emit_json(json.dumps(answer.to_dict(attempts, model_name)))
+        elif not quiet:
+            out.print(arc_answer_view(kind, answer, attempts))
+    scores = score(answers, sorted({1, attempts}))
+    if scores.tasks:
+        shown.print(arc_score_table(scores, per_task=not quiet))
+    if submission is not None:
+        write_submission(submission, answers, attempts)
+        note(f"wrote {submission} ({len(answers)} test inputs, {attempts} attempts each)")
+    return all(grid_problem(a.candidates[0].grid) is None and a.passes(attempts) is not False for a in answers)
+
+
+@app.command("build-arc", context_settings={"allow_extra_args": True})
+def build_arc(
+    ctx: typer.Context,
+    input_file_prefix: Annotated[
+        str, typer.Option(help="Task files are <prefix>_<subset>_challenges.json (+ _solutions.json beside them).")
+    ],
+    output_dir: Annotated[Path, typer.Option(help="Where train/, test/, identifiers.json and test_puzzles.json go.")],
+    subsets: Annotated[
+        list[str],
+        typer.Option(help="Subsets in order, as published (`--subsets training evaluation concept`) or repeated."),
+    ],
+    test_set_name: Annotated[str, typer.Option(help="Subset whose tasks' test examples make the test split.")],
+    test_set_name2: Annotated[str, typer.Option(help="A second such subset.")] = "evaluation2",
+    seed: Annotated[int, typer.Option(help="Seed of the legacy NumPy random stream.")] = 42,
+    num_aug: Annotated[int, typer.Option(min=0, help="Augmented versions per task.")] = 1000,
+    puzzle_identifiers_start: Annotated[int, typer.Option(min=1, help="First identifier number.")] = 1,
+    tasks: Annotated[
+        Path | None,
+        typer.Option(help="Ours, not published: keep only the task ids listed in this file (one per line)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Build the published ARC training data set (byte for byte what the published builder writes)."""
+    from trmsolve.arc_builder import build_arc_dataset
+    from trmsolve.arc_solve import read_task_list
+
+    wanted = read_task_list(tasks) if tasks is not None else None
+    try:
+        report = build_arc_dataset(
+            input_file_prefix,
+            output_dir,
+            [*subsets, *ctx.args],  # the published `--subsets a b c`: click leaves b and c as extra arguments
+            test_set_name,
+            test_set_name2=test_set_name2,
+            seed=seed,
+            num_aug=num_aug,
+            puzzle_identifiers_start=puzzle_identifiers_start,
+            tasks=set(wanted) if wanted is not None else None,
+        )
+    except ValueError as exc:
+        raise TrmsolveError(str(exc)) from None
+    sizes = {
+        split: json.loads((output_dir / split / "dataset.json").read_text())
+        for split in ("train", "test")
+        if (output_dir / split / "dataset.json").is_file()
+    }
+    result = {
+        "output": str(output_dir),
+        "tasks": report.num_tasks,
+        "identifiers": report.num_identifiers,
+        **{f"{split}_puzzles": meta["total_puzzles"] for split, meta in sizes.items()},
+        **{
+            f"{split}_examples": round(meta["total_puzzles"] * meta["mean_puzzle_examples"])
+            for split, meta in sizes.items()
+        },
+        "short_augmentations": report.short_augmentations,
+    }
+    counts = ", ".join(f"{split} {result[f'{split}_examples']} examples" for split in sizes)
+    finish(json_output, result, f"{report.num_tasks} tasks, {report.num_identifiers} identifiers, {counts}")
+
+
+eval_app = typer.Typer(help="Score a model on a benchmark as the published evaluators do.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("arc")
+def eval_arc(
+    data: Annotated[
+        Path,
+        typer.Option(help="A folder of Kaggle-layout ARC task files, or a build-arc output folder (its test split)."),
+    ],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model directory, published checkpoint, bundled name or hf:...")
+    ],
+    subset: Annotated[str, typer.Option(help="Which arc-agi_<subset>_challenges.json of a Kaggle folder.")] = (
+        "evaluation"
+    ),
+    tasks: Annotated[Path | None, typer.Option(help="Only the task ids listed in this file.")] = None,
+    views: Annotated[
+        int | None,
+        typer.Option(min=1, help="Most augmented versions per task.", show_default="every one the model knows"),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Runs batched together.")] = 64,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Refinement steps.")] = None,
+    halt: Annotated[
+        bool, typer.Option(help="Stop runs early when the Q head says so; the published evaluation does not.")
+    ] = False,
+    config: Annotated[Path | None, typer.Option(help="all_config.yaml of a published checkpoint.")] = None,
+    device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
+    submission: Annotated[Path | None, typer.Option(help="Write the submission.json (2 attempts) here.")] = None,
+    adapt: Annotated[
+        bool, typer.Option("--adapt", help="First learn embeddings for the tasks the model never saw (ours).")
+    ] = False,
+    adapt_steps: Annotated[int, typer.Option(min=1, help="Optimiser steps per adapted task.")] = 100,
+    json_output: JsonOption = False,
+) -> None:
+    """pass@1, 2, 5, 10, 100, 1000 over a subset's tasks, computed as the published evaluator computes them."""
+    from rich.console import Console
+
+    from trmsolve.arc_solve import DATA_PREFIX, PASS_KS, predict, read_task_list, score, write_submission
+    from trmsolve.checkpoint import load_model
+    from trmsolve.render import arc_score_table, count_bar
+    from trmsolve.solver import read_inputs
+
+    built = data / "test_puzzles.json"
+    source = built if built.is_file() else data / f"{DATA_PREFIX}_{subset}_challenges.json"
+    wanted = set(read_task_list(tasks)) if tasks is not None else None
+    puzzles = []
+    for item in read_inputs([source], "arc"):
+        if isinstance(item, PuzzleParseError):
+            raise item
+        if wanted is None or item.meta["task_id"] in wanted:
+            puzzles.append(item)
+    if not puzzles:
+        raise TrmsolveError(f"{source}: no tasks to evaluate")
+    network = load_model(model, device=device.value, config=config, task="arc")
+    if network.identifiers is None and built.is_file():
+        network.identifiers = json.loads((data / "identifiers.json").read_text())
+        if len(network.identifiers) != network.config.num_puzzle_identifiers:
+            raise TrmsolveError(
+                f"{data / 'identifiers.json'}: {len(network.identifiers)} identifiers, the model has "
+                f"{network.config.num_puzzle_identifiers}"
+            )
+    err = Console(stderr=True, soft_wrap=True)
+    prepare_arc_model(
+        network,
+        puzzles,
+        arc_data=data if network.identifiers is None else None,
+        adapt=adapt,
+        adapt_steps=adapt_steps,
+        err=err,
+        show_progress=err.is_terminal,
+    )
+    with count_bar(err) if err.is_terminal else nullcontext() as bar:
+        progress = bar_updater(bar, "running augmented versions")
+        answers = predict(
+            network, puzzles, max_views=views, max_steps=max_steps, halt=halt, batch_size=batch_size, progress=progress
+        )
+    result = score(answers, PASS_KS)
+    if submission is not None:
+        write_submission(submission, answers)
+    if json_output:
+        emit_json(json.dumps({"data": str(source), "model": model, **result.to_dict()}))
+    else:
+        Console(soft_wrap=True).print(arc_score_table(result, per_task=False))
+
+
+def eval_command(kind: str) -> Callable[..., None]:
+    """`eval sudoku|maze`: exact whole-answer accuracy on a held-out CSV, all steps and halting, by tier."""
+
+    def command(
+        data: Annotated[Path, typer.Option(help="Held-out CSV (source,question,answer,rating).")],
+        model: Annotated[str, typer.Option("--model", "-m", help="Bundled name, model directory or checkpoint.")] = (
+            kind
+        ),
+        limit: Annotated[int | None, typer.Option(min=1, help="Only the first N puzzles.")] = None,
+        batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = 256,
+        dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "float32",
+        device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
+        json_output: JsonOption = False,
+    ) -> None:
+        from trmsolve.checkpoint import load_model
+        from trmsolve.train import evaluate, load_data, tier_names
+
+        split = load_data(kind, str(data))
+        n = min(limit or len(split), len(split))
+        network = load_model(model, device=device.value, dtype=dtype, task=kind)
+        inputs = split.inputs[:n]
+        result = evaluate(
+            network,
+            inputs,
+            split.labels[:n],
+            split.puzzle_identifiers[:n],
+            batch_size=batch_size,
+            tiers=tier_names(kind, inputs, split.ratings[:n]),
+        )
+        report = {"data": str(data), "model": model, "dtype": dtype, **result}
+        print(json.dumps(report) if json_output else metrics_text(result), flush=True)
+
+    command.__doc__ = f"Exact accuracy of a {kind} model on held-out puzzles, with and without halting, by tier."
+    return command
+
+
+for _kind in ("sudoku", "maze"):
+    eval_app.command(_kind)(eval_command(_kind))
 
 
 # ----------------------------------------------------------------------------------------- other commands
@@ -388,7 +761,8 @@ def train(
     l_cycles: Annotated[int | None, typer.Option(help="Default: 6 for sudoku, 4 otherwise.")] = None,
     layers: Annotated[int, typer.Option()] = 2,
     mlp_t: Annotated[bool | None, typer.Option("--mlp-t/--attention", help="Default: mlp-t for sudoku.")] = None,
-    puzzle_emb_ndim: Annotated[int, typer.Option(help="Puzzle-embedding width (ARC).")] = 0,
+    puzzle_emb_ndim: Annotated[int, typer.Option(help="Puzzle-embedding width (prefix tokens the Q head reads).")] = 0,
+    puzzle_emb_lr: Annotated[float, typer.Option(help="Sign-SGD rate of the puzzle embeddings.")] = 1e-2,
     max_steps: Annotated[int, typer.Option(help="ACT steps (halt_max_steps).")] = 16,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int | None, typer.Option(help="torch threads per process.")] = None,
@@ -426,6 +800,9 @@ def train(
         max_minutes=minutes,
         threads=threads,
         bf16=bf16,
+        eval_size=eval_size,
+        eval_minutes=eval_minutes,
+        puzzle_emb_lr=puzzle_emb_lr,
     )
     trainer = run_training(config, log=lambda line: print(line, file=sys.stderr, flush=True))
     if export is not None and trainer.rank == 0:

@@ -82,11 +82,17 @@ class Rotary(nn.Module):
 
     def forward(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         if device not in self._tables:
-            inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim))
-            freqs = torch.outer(torch.arange(self.num_positions, dtype=torch.float32), inv_freq)
-            angles = torch.cat((freqs, freqs), dim=-1)
-            self._tables[device] = (angles.cos().to(device), angles.sin().to(device))
+            # Ordinary tensors even when first made under inference_mode: cached inference tensors would make
+            # any later training of this model (e.g. adapting a puzzle embedding after solving) fail.
+            with torch.inference_mode(False):
+                self._tables[device] = self._make_tables(device)
         return self._tables[device]
+
+    def _make_tables(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim))
+        freqs = torch.outer(torch.arange(self.num_positions, dtype=torch.float32), inv_freq)
+        angles = torch.cat((freqs, freqs), dim=-1)
+        return angles.cos().to(device), angles.sin().to(device)
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:

@@ -10,11 +10,20 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from trmsolve.arc_solve import ArcAnswer, ArcScore
     from trmsolve.kinds import PuzzleKind, Verdict
     from trmsolve.solver import Result, Step, Summary
 
@@ -135,3 +144,65 @@ def progress_bar(console: Console) -> Progress:
         console=console,
         transient=True,
     )
+
+
+def count_bar(console: Console) -> Progress:
+    """A bar for work of known size (ARC runs, adaptation steps): description, done/total, time left."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def arc_answer_view(kind: PuzzleKind, answer: ArcAnswer, attempts: int) -> RenderableType:
+    """An ARC test input beside its voted attempts in the ARC palette, each with its votes and verdict."""
+    from trmsolve.kinds.arc import grid_text
+
+    columns = [(f"input {answer.puzzle.grid.shape[0]}x{answer.puzzle.grid.shape[1]}", grid_text(answer.puzzle.grid))]
+    line = Text()
+    shown = answer.candidates[:attempts]
+    for number, candidate in enumerate(shown, 1):
+        grid = candidate.grid
+        shape = f" {grid.shape[0]}x{grid.shape[1]}" if grid.size else ""
+        columns.append((f"attempt {number}{shape}", grid_text(grid) if grid.size else Text("(no grid)")))
+        mark, style = verdict_style(kind.verify(answer.puzzle, grid))
+        line.append(f"{' · ' if number > 1 else ''}attempt {number} ")
+        line.append(mark, style=style)
+        line.append(f" ({candidate.votes}/{answer.runs} votes, q_halt {candidate.q_halt_prob:.2f})")
+    if len(shown) < attempts:
+        rest = (
+            f"attempt {attempts} repeats"
+            if len(shown) + 1 == attempts
+            else f"attempts {len(shown) + 1}-{attempts} repeat"
+        )
+        line.append(f" · no other answer: {rest} attempt 1", style="dim")
+    if not answer.known:
+        line.append(" · task unknown to the model: blank identifier", style="yellow")
+    table = Table.grid(padding=(0, 2))
+    table.add_row(*(Text(title, style="bold") for title, _ in columns))
+    table.add_row(*(body for _, body in columns))
+    return Group(Text(answer.puzzle.source, style="dim"), table, line, Text(""))
+
+
+def arc_score_table(score: ArcScore, per_task: bool = True) -> Table:
+    """pass@K per task and overall (the mean over tasks, as the published evaluator reports it)."""
+    table = Table(title="pass@K", title_justify="left", caption_justify="left")
+    table.add_column("task")
+    table.add_column("tests", justify="right")
+    for k in score.ks:
+        table.add_column(f"pass@{k}", justify="right")
+    if per_task:
+        for task in score.tasks:
+            table.add_row(task.task_id, str(task.tests), *(f"{task.pass_at(k):.2f}" for k in score.ks))
+    tests = sum(t.tests for t in score.tasks)
+    table.add_row(
+        f"all {len(score.tasks)} tasks", str(tests), *(f"{score.pass_at(k):.4f}" for k in score.ks), style="bold"
+    )
+    table.caption = "pooled over test inputs: " + ", ".join(
+        f"pass@{k} {score.example_pass_at(k):.4f}" for k in score.ks
+    )
+    return table

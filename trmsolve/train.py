@@ -265,6 +265,8 @@ class Trainer:
 
         self.data = load_data(config.task, config.data)
         self.eval_data = load_data(config.task, config.eval_data) if config.eval_data else None
+        if self.data.identifiers is not None:  # ARC: one puzzle embedding per identifier of the data set
+            config.model = dataclasses.replace(config.model, num_puzzle_identifiers=len(self.data.identifiers))
         model_config = config.model
         info = CheckpointInfo(
             task=config.task, default_steps=model_config.halt_max_steps, encoding=TASK_ENCODINGS.get(config.task, {})

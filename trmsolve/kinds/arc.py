@@ -136,16 +136,14 @@ class Arc(PuzzleKind):
         from rich.table import Table
         from rich.text import Text
 
-        columns = [
-            (f"input {puzzle.grid.shape[0]}x{puzzle.grid.shape[1]}", _grid_text(puzzle.grid, None, None))
-        ]
+        columns = [(f"input {puzzle.grid.shape[0]}x{puzzle.grid.shape[1]}", grid_text(puzzle.grid))]
         if answer is not None:
             answer = np.asarray(answer)
             problem = grid_problem(answer)
             if problem:
                 body = Text(f"({problem})")
             else:
-                body = _grid_text(
+                body = grid_text(
                     answer,
                     changed if changed is not None and changed.shape == answer.shape else None,
                     confidence if confidence is not None and confidence.shape == answer.shape else None,
@@ -239,8 +237,9 @@ def _cell_style(colour: int, brightness: float, changed: bool) -> Style:
     )
 
 
-def _grid_text(grid: np.ndarray, changed: np.ndarray | None, confidence: np.ndarray | None) -> Text:
-    """The grid as rows of two-character cells: the digit, then the changed mark or a space."""
+def grid_text(grid: np.ndarray, changed: np.ndarray | None = None, confidence: np.ndarray | None = None) -> Text:
+    """The grid as rows of two-character cells: the digit, then the changed mark or a space, coloured as the
+    ARC palette (also used on its own, for attempts beside a task's input)."""
     from rich.text import Text
 
     text = Text()
