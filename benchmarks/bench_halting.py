@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=1000, help="puzzles to solve (the first N of the CSV)")
     parser.add_argument("--model", default="sudoku", help="bundled name, directory or checkpoint")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="number format of the run")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--halt-threshold", type=float, default=None)
@@ -110,11 +111,13 @@ def main() -> None:
         help_s = wall_times([script, "--help"], args.repeats)
         usage_s = wall_times([script, "sudoku", "--batch-size", "0", str(one)], args.repeats)
         chosen = [] if args.model == "sudoku" else ["--model", args.model]  # the default: as a user types it
-        one_s = wall_times([script, "sudoku", str(one), *chosen, "--device", args.device], args.repeats)
+        one_s = wall_times(
+            [script, "sudoku", str(one), *chosen, "--device", args.device, "--dtype", args.dtype], args.repeats
+        )
 
     from trmsolve.checkpoint import load_model
 
-    model = load_model(args.model, device=args.device, task="sudoku")
+    model = load_model(args.model, device=args.device, dtype=args.dtype, task="sudoku")
     list(solve(puzzles[: min(8, len(puzzles))], model, kind="sudoku", max_steps=1))  # warm-up, not timed
     console.print(f"solving {len(puzzles)} puzzles with halting…")
     halting = run(puzzles, model, args, halt=True)
@@ -128,6 +131,7 @@ def main() -> None:
         "csv": str(args.csv),
         "puzzles": len(puzzles),
         "device": args.device,
+        "dtype": args.dtype,
         "batch_size": args.batch_size,
         "torch_threads": _torch_threads(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
@@ -164,7 +168,8 @@ def _torch_threads() -> int:
 
 
 def _table(report: dict[str, Any]) -> Table:
-    table = Table(title=f"{report['model']} on {report['puzzles']} puzzles from {report['csv']}", title_justify="left")
+    title = f"{report['model']} ({report['dtype']}) on {report['puzzles']} puzzles from {report['csv']}"
+    table = Table(title=title, title_justify="left")
     for column in ("run", "puzzles/s", "mean steps", "accuracy %", "valid", "seconds"):
         table.add_column(column, justify="right")
     for name, key in (("halting", "halting"), ("--no-halt", "no_halt")):

@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLES_DIR = Path(__file__).parent.parent / "examples"
 REFERENCE = FIXTURES / "reference"
 REFERENCE_NAMES = ["trm_att_rope", "trm_mlp_t", "trm_att_learned_arc", "hrm_rope"]
 
