@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from conftest import FIXTURES
 
+from trmsolve.checkpoint import load_model
 from trmsolve.train import IGNORE_LABEL, TrainConfig, Trainer, default_model_config, log_stablemax, token_losses, train
 
 DATA = FIXTURES / "data"
@@ -98,3 +99,16 @@ def test_two_cpu_processes_stay_in_sync(tmp_path: Path) -> None:
     assert not torch.equal(rank0["slots"]["batch"]["inputs"], rank1["slots"]["batch"]["inputs"])
     fresh = Trainer(tiny_config(tmp_path / "fresh", 4), log=lambda _: None)
     assert any(not torch.equal(t, fresh.model.state_dict()[n]) for n, t in rank0["model"].items())
+
+
+def test_export_writes_a_loadable_model_with_its_provenance(tmp_path: Path) -> None:
+    trainer = train(tiny_config(tmp_path / "run", 3), log=lambda _: None)
+    out = trainer.export(tmp_path / "model")
+    model = load_model(out)
+    provenance = model.info.provenance
+    assert provenance["trained_with"] == "trmsolve train" and provenance["steps"] == 3
+    assert provenance["weights"] in ("ema", "raw")
+    assert set(provenance["selection_exact_all_steps"]) == {"ema", "raw"}
+    chosen = trainer.ema if provenance["weights"] == "ema" else trainer.model
+    for name, tensor in chosen.state_dict().items():
+        assert torch.equal(model.state_dict()[name], tensor), name

@@ -421,14 +421,14 @@ class Trainer:
     # ---------------------------------------------------------------------------------------- evaluation
 
     @torch.no_grad()
-    def evaluate(self) -> dict[str, Any]:
-        """Exact accuracy of the EMA model on the held-out split, with and without halting, by tier."""
+    def evaluate(self, model: RecursiveReasoningModel | None = None) -> dict[str, Any]:
+        """Exact accuracy of `model` (default: the EMA) on the held-out split, with and without halting, by tier."""
         if self.eval_data is None:
             return {}
         data = self.eval_data
         n = min(self.config.eval_size, len(data))
         return evaluate(
-            self.ema,
+            model or self.ema,
             data.inputs[:n],
             data.labels[:n],
             data.puzzle_identifiers[:n],
@@ -491,8 +491,25 @@ class Trainer:
                 f.write(json.dumps(record) + "\n")
 
     def export(self, out_dir: str | Path, provenance: dict[str, Any] | None = None) -> Path:
-        """Write the EMA weights in our format, with how they were trained."""
-        self.ema.info.provenance = {
+        """Write the model in our format, with how it was trained.
+
+        The EMA weights are what the recipe evaluates; a short run's EMA can still lag the weights, so with a
+        held-out split both are evaluated there and the better one is written (the choice is recorded).
+        """
+        chosen, selection = self.ema, {"weights": "ema"}
+        if self.eval_data is not None:
+            self.model.eval()
+            scores = {
+                name: self.evaluate(net)["all_steps"]["exact"] for name, net in (("ema", self.ema), ("raw", self.model))
+            }
+            if scores["raw"] > scores["ema"]:
+                chosen = copy.deepcopy(self.model).eval()
+            selection = {
+                "weights": "ema" if chosen is self.ema else "raw",
+                "selected_on": self.config.eval_data,
+                "selection_exact_all_steps": scores,
+            }
+        chosen.info.provenance = {
             "trained_with": "trmsolve train",
             "train_config": {k: v for k, v in self.config.to_dict().items() if k not in ("out",)},
             "steps": self.step,
@@ -502,10 +519,11 @@ class Trainer:
             if self.device.type == "cpu"
             else f"{torch.cuda.get_device_name(self.device)} x {self.world}",
             "torch": torch.__version__,
+            **selection,
             **(provenance or {}),
         }
-        self.ema.identifiers = self.model.identifiers
-        return save_model(self.ema, out_dir)
+        chosen.identifiers = self.model.identifiers
+        return save_model(chosen, out_dir)
 
 
 def mean_of(values: list[float]) -> float:
