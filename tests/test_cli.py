@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -270,23 +269,23 @@ def test_an_interrupt_while_writing_waits_for_the_whole_line(monkeypatch: pytest
 
     out = Interrupted()
     monkeypatch.setattr(sys, "stdout", out)
+    before = signal.getsignal(signal.SIGINT)  # not always the default: nohup starts processes ignoring it
     with pytest.raises(KeyboardInterrupt):
         emit_json('{"a": 1}')
     assert out.getvalue() == '{"a": 1}\n'
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) == before
 
 
-def test_startup_is_fast_and_does_not_import_torch() -> None:
-    probe = "import sys, trmsolve.cli; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout == "False\n"
-
-    def best_of_three(*args: str) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            subprocess.run([TRMSOLVE, *args], capture_output=True, timeout=120)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    assert best_of_three("--help") < 0.5
-    assert best_of_three("sudoku", "--batch-size", "0", "x") < 0.5
+def test_help_and_usage_errors_do_not_import_torch() -> None:
+    """What keeps start-up fast (timed in benchmarks/bench_halting.py, not here): torch loads only to run a model."""
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from trmsolve.cli import app\n"
+        "runner = CliRunner()\n"
+        "codes = [runner.invoke(app, ['--help']).exit_code, runner.invoke(app, ['sudoku', '--help']).exit_code,\n"
+        "         runner.invoke(app, ['sudoku', '--batch-size', '0', 'x']).exit_code]\n"
+        "print(codes, 'torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout == "[0, 0, 2] False\n", result.stderr
