@@ -188,18 +188,14 @@ def read_published_state(path: str | Path) -> dict[str, torch.Tensor]:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({reason[:160]})") from None
     except Exception as exc:  # pickle.UnpicklingError and friends from weights_only refusing an object
-        raise CheckpointError(
-            f"{path}: refused to load: holds more than tensors ({type(exc).__name__})"
-        ) from None
+        raise CheckpointError(f"{path}: refused to load: holds more than tensors ({type(exc).__name__})") from None
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise CheckpointError(f"{path}: not a state dict (a mapping of names to tensors)")
     for prefix in PUBLISHED_PREFIXES:
         if any(k.startswith(prefix) for k in raw):
             return {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
     sample = ", ".join(list(raw)[:3])
-    raise CheckpointError(
-        f"{path}: not a TRM/HRM state dict (keys like {sample}; expected '_orig_mod.model.inner.*')"
-    )
+    raise CheckpointError(f"{path}: not a TRM/HRM state dict (keys like {sample}; expected '_orig_mod.model.inner.*')")
 
 
 def read_published_config(source: str | Path | dict[str, Any]) -> dict[str, Any]:
@@ -227,9 +223,7 @@ def infer_config(
     if not isinstance(arch, dict) or "name" not in arch:
         raise CheckpointError(f"{source}: config has no `arch` section with a `name`")
     if arch["name"] not in ARCH_NAMES:
-        raise CheckpointError(
-            f"{source}: unknown architecture {arch['name']!r} (supported: {', '.join(ARCH_NAMES)})"
-        )
+        raise CheckpointError(f"{source}: unknown architecture {arch['name']!r} (supported: {', '.join(ARCH_NAMES)})")
     if "embed_tokens.embedding_weight" not in state:
         raise CheckpointError(f"{source}: no embed_tokens.embedding_weight tensor: not a TRM/HRM checkpoint")
     vocab_size = int(state["embed_tokens.embedding_weight"].shape[0])
@@ -303,26 +297,26 @@ def convert(
 # ------------------------------------------------------------------------------------------------ dispatch
 
 
-def bundled_dir(name: str) -> Path | None:
-    """The bundled model called `name` (`weights/<name>/`), if there is one."""
+def bundled_root() -> Path | None:
+    """Where the bundled models live (`weights/`, installed as the package data `trmsolve.weights`)."""
     from importlib.resources import files
 
     try:
-        root = Path(str(files("trmsolve.weights")))
+        return Path(str(files("trmsolve.weights")))
     except ModuleNotFoundError:
         return None
-    candidate = root / name
-    return candidate if (candidate / CONFIG_FILE).exists() else None
+
+
+def bundled_dir(name: str) -> Path | None:
+    """The bundled model called `name` (`weights/<name>/`), if there is one."""
+    root = bundled_root()
+    candidate = root / name if root is not None else None
+    return candidate if candidate is not None and (candidate / CONFIG_FILE).exists() else None
 
 
 def bundled_names() -> list[str]:
-    from importlib.resources import files
-
-    try:
-        root = Path(str(files("trmsolve.weights")))
-    except ModuleNotFoundError:
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).exists())
+    root = bundled_root()
+    return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).exists()) if root is not None else []
 
 
 def load_model(

@@ -41,6 +41,7 @@ from trmsolve.inference import final, refine
 from trmsolve.model import Carry, RecursiveReasoningModel
 
 IGNORE_LABEL = -100
+MODES = {"all_steps": False, "halting": True}  # evaluation name -> refine(halt=...)
 
 
 @dataclass
@@ -421,7 +422,9 @@ class Trainer:
     # ---------------------------------------------------------------------------------------- evaluation
 
     @torch.no_grad()
-    def evaluate(self, model: RecursiveReasoningModel | None = None) -> dict[str, Any]:
+    def evaluate(
+        self, model: RecursiveReasoningModel | None = None, modes: tuple[str, ...] = tuple(MODES)
+    ) -> dict[str, Any]:
         """Exact accuracy of `model` (default: the EMA) on the held-out split, with and without halting, by tier."""
         if self.eval_data is None:
             return {}
@@ -433,6 +436,7 @@ class Trainer:
             data.labels[:n],
             data.puzzle_identifiers[:n],
             tiers=tier_names(self.config.task, data.inputs[:n], data.ratings[:n]),
+            modes=modes,
         )
 
     # ---------------------------------------------------------------------------------------------- loop
@@ -500,7 +504,8 @@ class Trainer:
         if self.eval_data is not None:
             self.model.eval()
             scores = {
-                name: self.evaluate(net)["all_steps"]["exact"] for name, net in (("ema", self.ema), ("raw", self.model))
+                name: self.evaluate(net, modes=("all_steps",))["all_steps"]["exact"]
+                for name, net in (("ema", self.ema), ("raw", self.model))
             }
             if scores["raw"] > scores["ema"]:
                 chosen = copy.deepcopy(self.model).eval()
@@ -554,11 +559,13 @@ def evaluate(
     *,
     tiers: np.ndarray | None = None,
     batch_size: int = 256,
+    modes: tuple[str, ...] = tuple(MODES),
 ) -> dict[str, Any]:
     """Exact whole-answer accuracy with `halt=False` (all steps) and `halt=True`, overall and per tier."""
     model.eval()
     results: dict[str, Any] = {"n": len(inputs)}
-    for mode, halt in (("all_steps", False), ("halting", True)):
+    for mode in modes:
+        halt = MODES[mode]
         exact, steps = [], []
         for i in range(0, len(inputs), batch_size):
             last = final(refine(model, inputs[i : i + batch_size], puzzle_identifiers[i : i + batch_size], halt=halt))
