@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
+from trmsolve.cli import app
 from trmsolve.data import maze as data
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds import Puzzle, get_kind
@@ -288,3 +292,26 @@ def test_examples_parse_and_survive_trailing_space_stripping() -> None:
             assert [MAZE.to_text(p.grid) for p in stripped if isinstance(p, Puzzle)] == [
                 MAZE.to_text(p.grid) for p in puzzles
             ]
+
+
+def test_small_sides_bound_the_smaller_mazes() -> None:
+    rows = list(data.generate(6, 9, small_share=1.0, small_sides=(5, 7)))
+    assert all(row.source.split()[-1] in {f"{h}x{w}" for h in (5, 6, 7) for w in (5, 6, 7)} for row in rows)
+    with pytest.raises(ValueError, match=r"within 5\.\.27"):
+        next(data.generate(1, 0, small_sides=(3, 9)))
+
+
+def test_generate_command_takes_the_maze_options(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "hard.csv"
+    args = ["generate", "maze", "2", "-o", str(out), "--min-path", "111", "--small-share", "0", "--json"]
+    made = runner.invoke(app, args)
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["min_path"] == 111
+    assert all(int(row["rating"]) >= 111 for row in csv.DictReader(out.open()))
+    small = runner.invoke(app, ["generate", "maze", "2", "-o", str(out), "--small-share", "1", "--small-sides", "5-6"])
+    assert small.exit_code == 0, small.output
+    assert all(row["source"].split()[-1] in {"5x5", "5x6", "6x5", "6x6"} for row in csv.DictReader(out.open()))
+    for bad in (["--small-sides", "9"], ["--small-sides", "2-4"]):
+        wrong = runner.invoke(app, ["generate", "maze", "1", "-o", str(out), *bad])
+        assert wrong.exit_code == 2 and "error:" in wrong.stderr and "Traceback" not in wrong.output

@@ -730,24 +730,54 @@ class Generated(str, Enum):
     maze = "maze"
 
 
+def _maze_options(
+    kind: Generated, min_path: int | None, small_share: float | None, small_sides: str | None
+) -> dict[str, Any]:
+    """The maze generator's keyword arguments from `generate`'s options (an error for Sudoku)."""
+    given = {"min_path": min_path, "small_share": small_share, "small_sides": small_sides}
+    options = {k: v for k, v in given.items() if v is not None}
+    if options and kind is not Generated.maze:
+        raise TrmsolveError(f"--{next(iter(options)).replace('_', '-')} applies to mazes only")
+    if small_sides is not None:
+        low, _, high = small_sides.partition("-")
+        if not (low.isdigit() and high.isdigit()):
+            raise TrmsolveError(f"--small-sides takes MIN-MAX, e.g. 5-13, got {small_sides!r}")
+        options["small_sides"] = (int(low), int(high))
+    return options
+
+
 @app.command()
 def generate(
     kind: Annotated[Generated, typer.Argument(help="What to generate.")],
     count: Annotated[int, typer.Argument(min=1, help="How many puzzles.")],
     out: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write (source,question,answer,rating).")],
     seed: Annotated[int, typer.Option(help="Same seed, same puzzles.")] = 0,
+    min_path: Annotated[
+        int | None, typer.Option(help="Maze: shortest path of at least this many steps (111: Maze-Hard).")
+    ] = None,
+    small_share: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Maze: share of smaller mazes placed on the canvas.")
+    ] = None,
+    small_sides: Annotated[
+        str | None, typer.Option(metavar="MIN-MAX", help="Maze: side lengths of the smaller mazes, within 5-27.")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Generate puzzles with their answers as a CSV in the published data sets' layout."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    options = _maze_options(kind, min_path, small_share, small_sides)
     data = importlib.import_module(f"trmsolve.data.{kind.value}")
-    columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("generating", total=count)
-        written = data.write_csv(out, data.generate(count, seed), progress=lambda n: progress.update(task, completed=n))
-    report = {"output": str(out), "kind": kind.value, "count": written, "seed": seed}
+    try:
+        rows = data.generate(count, seed, **options)
+        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("generating", total=count)
+            written = data.write_csv(out, rows, progress=lambda n: progress.update(task, completed=n))
+    except ValueError as exc:
+        raise TrmsolveError(str(exc)) from None
+    report = {"output": str(out), "kind": kind.value, "count": written, "seed": seed, **options}
     finish(json_output, report, f"wrote {written} {kind.value} puzzles (seed {seed})")
 
 

@@ -289,17 +289,20 @@ def generate(
     algorithms: Iterable[str] | None = None,
     min_path: int = 1,
     small_share: float = 0.25,
+    small_sides: tuple[int, int] = SMALL_SIDES,
     max_tries: int = 200,
 ) -> Iterator[MazeRow]:
     """`n` mazes, the algorithms taking turns; `min_path=HARD_PATH + 1, small_share=0` is Maze-Hard-like.
 
     `algorithms` defaults to ALGORITHMS, or HARD_ALGORITHMS when `min_path` asks for hard mazes. A
-    `small_share` of the mazes get random sides in SMALL_SIDES. Raises ValueError when an algorithm
-    cannot make a qualifying maze in `max_tries` draws.
+    `small_share` of the mazes get random sides in `small_sides` (a curriculum starts small). Raises
+    ValueError when an algorithm cannot make a qualifying maze in `max_tries` draws.
     """
     if algorithms is None:
         algorithms = HARD_ALGORITHMS if min_path > HARD_PATH else ALGORITHMS
     algorithms = tuple(algorithms)
+    if not SMALL_SIDES[0] <= small_sides[0] <= small_sides[1] <= SMALL_SIDES[1]:
+        raise ValueError(f"small sides must lie within {SMALL_SIDES[0]}..{SMALL_SIDES[1]}, got {small_sides}")
     unknown = set(algorithms) - set(ALGORITHMS)
     if unknown or not algorithms:
         raise ValueError(f"unknown maze algorithms {sorted(unknown)} (known: {', '.join(ALGORITHMS)})")
@@ -307,7 +310,7 @@ def generate(
         rnd = random.Random(f"trmsolve-maze:{seed}:{i}")
         algorithm = algorithms[i % len(algorithms)]
         small = rnd.random() < small_share
-        h, w = (rnd.randint(*SMALL_SIDES), rnd.randint(*SMALL_SIDES)) if small else (CANVAS, CANVAS)
+        h, w = (rnd.randint(*small_sides), rnd.randint(*small_sides)) if small else (CANVAS, CANVAS)
         for _ in range(max_tries):
             row = generate_one(algorithm, h, w, min_path, rnd)
             if row is not None:
