@@ -1,6 +1,6 @@
 """The README's fidelity table: largest absolute difference from the published outputs, per reference fixture.
 
-    python benchmarks/fidelity.py        # float32, every ACT step of tests/fixtures/reference/*
+python benchmarks/fidelity.py        # float32, every ACT step of tests/fixtures/reference/*
 """
 
 from __future__ import annotations

@@ -259,4 +259,3 @@ class HubServer:
         handler.end_headers()
         if body:
             handler.wfile.write(payload)
-

@@ -111,9 +111,7 @@ def test_dihedral_transforms_and_inverses(trans_id: int) -> None:
     np.testing.assert_array_equal(dihedral_transform(GRID, trans_id), TRANSFORMED[trans_id])
     np.testing.assert_array_equal(inverse_dihedral_transform(np.array(TRANSFORMED[trans_id]), trans_id), GRID)
     grid = np.random.default_rng(trans_id).integers(0, 10, (4, 7))
-    np.testing.assert_array_equal(
-        dihedral_transform(inverse_dihedral_transform(grid, trans_id), trans_id), grid
-    )
+    np.testing.assert_array_equal(dihedral_transform(inverse_dihedral_transform(grid, trans_id), trans_id), grid)
 
 
 def test_bad_transform_id() -> None:
@@ -124,9 +122,7 @@ def test_bad_transform_id() -> None:
 def test_colour_permutation_and_inverse() -> None:
     perm = (0, 3, 1, 2, 4, 5, 6, 7, 9, 8)
     assert invert_colour_permutation(perm) == (0, 2, 3, 1, 4, 5, 6, 7, 9, 8)
-    np.testing.assert_array_equal(
-        apply_colour_permutation(np.array([[1, 8], [0, 3]]), perm), [[3, 9], [0, 2]]
-    )
+    np.testing.assert_array_equal(apply_colour_permutation(np.array([[1, 8], [0, 3]]), perm), [[3, 9], [0, 2]])
     grid = np.arange(10).reshape(2, 5)
     np.testing.assert_array_equal(
         apply_colour_permutation(apply_colour_permutation(grid, perm), invert_colour_permutation(perm)), grid

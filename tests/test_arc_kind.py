@@ -69,9 +69,7 @@ def test_combined_file_takes_answers_from_its_solutions(tmp_path: Path) -> None:
 
 
 def test_combined_file_without_solutions(tmp_path: Path) -> None:
-    (puzzle,) = [
-        p for p in _parse(_write(tmp_path / "x_challenges.json", {"a1": TASK})) if p.answer is not None
-    ]
+    (puzzle,) = [p for p in _parse(_write(tmp_path / "x_challenges.json", {"a1": TASK})) if p.answer is not None]
     np.testing.assert_array_equal(puzzle.answer, [[0, 0, 4]])
 
 
@@ -107,9 +105,7 @@ def test_unreadable_file_raises(tmp_path: Path) -> None:
         ("12", "list of rows"),
     ],
 )
-def test_bad_test_entry_is_one_line_naming_file_and_task(
-    tmp_path: Path, bad_input: object, message: str
-) -> None:
+def test_bad_test_entry_is_one_line_naming_file_and_task(tmp_path: Path, bad_input: object, message: str) -> None:
     task = {"train": TASK["train"], "test": [{"input": bad_input}, {"input": [[1]]}]}
     path = _write(tmp_path / "c_challenges.json", {"t9": task})
     error, puzzle = _parse(path)
@@ -168,9 +164,7 @@ def test_render_reads_as_digits_without_colour(tmp_path: Path) -> None:
     puzzle = _parse(_write(tmp_path / "t.json", TASK))[0]
     assert "4 0 0" in _plain(ARC.render(puzzle))
     answer = np.array([[0, 0, 4]])
-    text = _plain(
-        ARC.render(puzzle, answer, changed=np.array([[False, True, False]]), confidence=np.ones((1, 3)))
-    )
+    text = _plain(ARC.render(puzzle, answer, changed=np.array([[False, True, False]]), confidence=np.ones((1, 3))))
     assert "answer 1x3" in text and "0 0*4" in text
     assert "0 0 4" in _plain(ARC.render(puzzle, answer, changed=np.ones((2, 2), dtype=bool)))  # stale shape
     assert "(empty grid)" in _plain(ARC.render(puzzle, np.zeros((0, 0), dtype=np.uint8)))

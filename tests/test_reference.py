@@ -63,9 +63,7 @@ def test_chaotic_fixture_stays_within_float32_rounding_envelope() -> None:
     for r32, r64 in zip(fp32, fp64, strict=True):
         envelope = (r32.logits.double() - r64.logits).abs().max().item()
         published = (ref[f"step{r32.step}.logits"].double() - r64.logits).abs().max().item()
-        assert published <= 4 * envelope + 1e-4, (
-            f"step {r32.step}: {published:.2e} vs rounding {envelope:.2e}"
-        )
+        assert published <= 4 * envelope + 1e-4, f"step {r32.step}: {published:.2e} vs rounding {envelope:.2e}"
 
 
 def test_bfloat16_tracks_float32_on_first_step(reference_name: str) -> None:

@@ -730,19 +730,36 @@ class Generated(str, Enum):
     maze = "maze"
 
 
+def _options_for(kind: Generated, owner: Generated, given: dict[str, Any]) -> dict[str, Any]:
+    """The options among `given` that were set (not None); an error when they are `owner`'s and kind is not."""
+    options = {k: v for k, v in given.items() if v is not None}
+    if options and kind is not owner:
+        raise TrmsolveError(f"--{next(iter(options)).replace('_', '-')} applies to {owner.value} puzzles only")
+    return options
+
+
 def _maze_options(
     kind: Generated, min_path: int | None, small_share: float | None, small_sides: str | None
 ) -> dict[str, Any]:
     """The maze generator's keyword arguments from `generate`'s options (an error for Sudoku)."""
     given = {"min_path": min_path, "small_share": small_share, "small_sides": small_sides}
-    options = {k: v for k, v in given.items() if v is not None}
-    if options and kind is not Generated.maze:
-        raise TrmsolveError(f"--{next(iter(options)).replace('_', '-')} applies to mazes only")
+    options = _options_for(kind, Generated.maze, given)
     if small_sides is not None:
         low, _, high = small_sides.partition("-")
         if not (low.isdigit() and high.isdigit()):
             raise TrmsolveError(f"--small-sides takes MIN-MAX, e.g. 5-13, got {small_sides!r}")
         options["small_sides"] = (int(low), int(high))
+    return options
+
+
+def _sudoku_options(kind: Generated, few_share: float | None, few_givens: int | None) -> dict[str, Any]:
+    """The Sudoku generator's keyword arguments from `generate`'s options (an error for mazes).
+
+    --few-givens alone asks for every puzzle to have that few givens.
+    """
+    options = _options_for(kind, Generated.sudoku, {"few_share": few_share, "few_givens": few_givens})
+    if few_givens is not None and few_share is None:
+        options["few_share"] = 1.0
     return options
 
 
@@ -761,13 +778,24 @@ def generate(
     small_sides: Annotated[
         str | None, typer.Option(metavar="MIN-MAX", help="Maze: side lengths of the smaller mazes, within 5-27.")
     ] = None,
+    few_share: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Sudoku: share of puzzles hill-climbed down to --few-givens givens."),
+    ] = None,
+    few_givens: Annotated[
+        int | None,
+        typer.Option(
+            help="Sudoku: at most this many givens for that share (default 20; alone: for every puzzle). "
+            "~0.1 s a puzzle for 20, ~1 s for 19, far slower for 18."
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Generate puzzles with their answers as a CSV in the published data sets' layout."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    options = _maze_options(kind, min_path, small_share, small_sides)
+    options = _maze_options(kind, min_path, small_share, small_sides) | _sudoku_options(kind, few_share, few_givens)
     data = importlib.import_module(f"trmsolve.data.{kind.value}")
     try:
         rows = data.generate(count, seed, **options)

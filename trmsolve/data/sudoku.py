@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from trmsolve.errors import PuzzleParseError
-from trmsolve.kinds.sudoku import BOXES, _candidates, _search, _solve_cells
+from trmsolve.kinds.sudoku import BOXES, _solve_cells
 
 HEADER = ("source", "question", "answer", "rating")
 TIERS = ("no-guess", "search", "hardest")
@@ -31,6 +32,14 @@ MAX_GIVENS = 45
 CLIMB_PATIENCE = 60  # climbing steps without progress before starting over from a new grid
 CLIMB_OUTPUTS = 8  # hardest puzzles taken from one climb (they share the solution grid)
 CLIMB_DISTANCE = 4  # given positions in which two puzzles from one climb differ at least
+FEW_GIVENS = 20  # `generate`'s default bound for its few-givens share
+FEWEST_GIVENS = 17  # no Sudoku with fewer givens has a unique solution (McGuire et al., 2012)
+FEW_PATIENCE = 1000  # steps of the givens-lowering climb without progress before starting over from a new grid
+BACKENDS = ("auto", "numba", "python")
+
+# The exact solver's entry point: (81 digits, limit, (cell, digit) to exclude or None) -> solutions, backtracks,
+# guessed. `trmsolve.kinds.sudoku._solve_cells` or its compiled twin.
+SolveCells = Callable[[Sequence[int], int, tuple[int, int] | None], tuple[list[list[int]], int, bool]]
 
 
 class Row(NamedTuple):
@@ -66,159 +75,206 @@ def _shuffled_lines(rng: random.Random) -> list[int]:
     return [3 * b + r for b in bands for r in rng.sample(range(3), 3)]
 
 
-def _random_solution(rng: random.Random) -> list[int]:
-    """A random solved grid: three random diagonal boxes completed by the solver, then shuffled."""
-    cells = [0] * 81
-    for box in (BOXES[0], BOXES[4], BOXES[8]):
-        for cell, digit in zip(box, rng.sample(range(1, 10), 9), strict=True):
-            cells[cell] = digit
-    grid = _solve_cells(cells, 1)[0][0]
-    if rng.random() < 0.5:
-        grid = [grid[c * 9 + r] for r in range(9) for c in range(9)]
-    rows, cols = _shuffled_lines(rng), _shuffled_lines(rng)
-    return [grid[r * 9 + c] for r in rows for c in cols]
-
-
-def _has_other_solution(cells: list[int], group: tuple[int, ...], solution: list[int]) -> bool:
-    """Whether blanking `group` lets a second solution in (`cells` had only `solution` before).
-
-    Any other solution must differ from `solution` inside the group, so it is enough to search once per
-    cell with that cell's digit forbidden.
-    """
-    for cell in group:
-        cand = _candidates(cells, exclude=(cell, solution[cell]))
-        if cand is not None:
-            found: list[list[int]] = []
-            _search(cand, 1, found, [0, 0])
-            if found:
-                return True
-    return False
-
-
-def _dig(cells: list[int], solution: list[int], groups: list[tuple[int, ...]], rng: random.Random) -> None:
-    """Blank the given groups in random order wherever the solution stays unique (in place): the result is
-    minimal for this grouping."""
-    order = [g for g in groups if cells[g[0]]]
-    rng.shuffle(order)
-    for group in order:
-        for cell in group:
-            cells[cell] = 0
-        if _has_other_solution(cells, group, solution):
-            for cell in group:
-                cells[cell] = solution[cell]
-
-
-def _rating(cells: list[int]) -> int:
-    """Backtracks of the exhaustive search of a puzzle known to be unique."""
-    return _solve_cells(cells, 2)[1]
-
-
 def _givens(cells: list[int]) -> int:
     return sum(1 for d in cells if d)
 
 
-def _restore_uniqueness(
-    cells: list[int], solution: list[int], owner: Mapping[int, tuple[int, ...]], rng: random.Random
-) -> None:
-    """Add givens (in place) where a second solution disagrees with `solution`, until none is left."""
-    while True:
-        found = _solve_cells(cells, 2)[0]
-        if len(found) < 2:
-            return
-        other = found[0] if found[0] != solution else found[1]
-        cell = rng.choice([c for c in range(81) if other[c] != solution[c]])
-        for c in owner[cell]:
-            cells[c] = solution[c]
+@dataclass
+class _Maker:
+    """Makes the puzzles of one `generate` call (see there for the options).
 
-
-def _climb(
-    cells: list[int], solution: list[int], groups: list[tuple[int, ...]], rng: random.Random, wanted: int
-) -> list[tuple[list[int], int]]:
-    """Hill-climb on the rating from a minimal puzzle to up to `wanted` distinct "hardest" ones (with ratings).
-
-    A step swaps a random given for a random blank, adds givens back until the solution is unique and digs
-    the result minimal again; it is kept when the rating does not drop (or stays in the hardest tier, which
-    lets the walk collect neighbours). Puzzles kept differ in at least CLIMB_DISTANCE given positions.
-    Gives up after CLIMB_PATIENCE steps without progress.
+    Every random draw goes through `rng` in a fixed order, so the rows depend only on the arguments (and
+    not on the solver, which gives the same results compiled or not).
     """
-    owner = {cell: group for group in groups for cell in group}
-    rating = _rating(cells)
-    found: list[tuple[list[int], int]] = []
-    layouts: list[int] = []  # given positions of the puzzles found, as 81-bit masks
-    idle = 0
-    while idle < CLIMB_PATIENCE and len(found) < wanted:
-        trial = cells[:]
-        for cell in rng.choice([g for g in groups if trial[g[0]]]):
-            trial[cell] = 0
-        for cell in rng.choice([g for g in groups if not trial[g[0]]]):
-            trial[cell] = solution[cell]
-        _restore_uniqueness(trial, solution, owner, rng)
-        _dig(trial, solution, groups, rng)
-        new = _rating(trial)
-        idle = 0 if new > rating else idle + 1
-        layout = sum(1 << cell for cell, digit in enumerate(trial) if digit)
-        if new >= HARDEST_BACKTRACKS and all((layout ^ kept).bit_count() >= CLIMB_DISTANCE for kept in layouts):
-            found.append((trial, new))
-            layouts.append(layout)
-            idle = 0
-        if new >= min(rating, HARDEST_BACKTRACKS):
-            cells, rating = trial, new
-    return found
 
+    rng: random.Random
+    solve: SolveCells
+    symmetric: float
+    minimal: float
+    max_givens: int
+    few_share: float
+    few_givens: int
 
-def _pad(
-    cells: list[int], rating: int, solution: list[int], groups: list[tuple[int, ...]], rng: random.Random, goal: int
-) -> tuple[int, bool]:
-    """Add givens (in place) in random order up to `goal` givens, each only if the tier stays the same.
+    def random_solution(self) -> list[int]:
+        """A random solved grid: three random diagonal boxes completed by the solver, then shuffled."""
+        rng = self.rng
+        cells = [0] * 81
+        for box in (BOXES[0], BOXES[4], BOXES[8]):
+            for cell, digit in zip(box, rng.sample(range(1, 10), 9), strict=True):
+                cells[cell] = digit
+        grid = self.solve(cells, 1, None)[0][0]
+        if rng.random() < 0.5:
+            grid = [grid[c * 9 + r] for r in range(9) for c in range(9)]
+        rows, cols = _shuffled_lines(rng), _shuffled_lines(rng)
+        return [grid[r * 9 + c] for r in rows for c in cols]
 
-    Returns the new rating and whether any given was added (the puzzle is then no longer minimal).
-    """
-    wanted = tier(rating)
-    count = _givens(cells)
-    blanks = [g for g in groups if not cells[g[0]]]
-    rng.shuffle(blanks)
-    added = False
-    for group in blanks:
-        if count + len(group) > goal:
-            continue
-        for cell in group:
-            cells[cell] = solution[cell]
-        new = _rating(cells)
-        if tier(new) == wanted:
-            rating, count, added = new, count + len(group), True
-        else:
+    def has_other_solution(self, cells: list[int], group: tuple[int, ...], solution: list[int]) -> bool:
+        """Whether blanking `group` lets a second solution in (`cells` had only `solution` before).
+
+        Any other solution must differ from `solution` inside the group, so it is enough to search once per
+        cell with that cell's digit forbidden.
+        """
+        return any(self.solve(cells, 1, (cell, solution[cell]))[0] for cell in group)
+
+    def dig(self, cells: list[int], solution: list[int], groups: list[tuple[int, ...]]) -> None:
+        """Blank the given groups in random order wherever the solution stays unique (in place): the result
+        is minimal for this grouping."""
+        order = [g for g in groups if cells[g[0]]]
+        self.rng.shuffle(order)
+        for group in order:
             for cell in group:
                 cells[cell] = 0
-    return rating, added
+            if self.has_other_solution(cells, group, solution):
+                for cell in group:
+                    cells[cell] = solution[cell]
+
+    def rating(self, cells: list[int]) -> int:
+        """Backtracks of the exhaustive search of a puzzle known to be unique."""
+        return self.solve(cells, 2, None)[1]
+
+    def restore_uniqueness(self, cells: list[int], solution: list[int], owner: Mapping[int, tuple[int, ...]]) -> None:
+        """Add givens (in place) where a second solution disagrees with `solution`, until none is left."""
+        while True:
+            found = self.solve(cells, 2, None)[0]
+            if len(found) < 2:
+                return
+            other = found[0] if found[0] != solution else found[1]
+            cell = self.rng.choice([c for c in range(81) if other[c] != solution[c]])
+            for c in owner[cell]:
+                cells[c] = solution[c]
+
+    def neighbour(self, cells: list[int], solution: list[int], groups: list[tuple[int, ...]]) -> list[int]:
+        """A nearby minimal puzzle with the same solution, the hill-climbs' step: a random given swapped for
+        a random blank, givens added back until the solution is unique, then dug minimal again."""
+        trial = cells[:]
+        for cell in self.rng.choice([g for g in groups if trial[g[0]]]):
+            trial[cell] = 0
+        for cell in self.rng.choice([g for g in groups if not trial[g[0]]]):
+            trial[cell] = solution[cell]
+        self.restore_uniqueness(trial, solution, {cell: group for group in groups for cell in group})
+        self.dig(trial, solution, groups)
+        return trial
+
+    def climb(
+        self, cells: list[int], solution: list[int], groups: list[tuple[int, ...]], cap: int
+    ) -> list[tuple[list[int], int]]:
+        """Hill-climb on the rating from a minimal puzzle to up to CLIMB_OUTPUTS distinct "hardest" ones (with
+        their ratings), none with more than `cap` givens.
+
+        A step (`neighbour`) to at most `cap` givens is kept when the rating does not drop (or stays in the
+        hardest tier, which lets the walk collect neighbours). Puzzles kept differ in at least CLIMB_DISTANCE
+        given positions. Gives up after CLIMB_PATIENCE steps without progress.
+        """
+        rating = self.rating(cells)
+        found: list[tuple[list[int], int]] = []
+        layouts: list[int] = []  # given positions of the puzzles found, as 81-bit masks
+        idle = 0
+        while idle < CLIMB_PATIENCE and len(found) < CLIMB_OUTPUTS:
+            trial = self.neighbour(cells, solution, groups)
+            if _givens(trial) > cap:  # refused, no progress; never at MAX_GIVENS (no minimal puzzle has 41+)
+                idle += 1
+                continue
+            new = self.rating(trial)
+            idle = 0 if new > rating else idle + 1
+            layout = sum(1 << cell for cell, digit in enumerate(trial) if digit)
+            if new >= HARDEST_BACKTRACKS and all((layout ^ kept).bit_count() >= CLIMB_DISTANCE for kept in layouts):
+                found.append((trial, new))
+                layouts.append(layout)
+                idle = 0
+            if new >= min(rating, HARDEST_BACKTRACKS):
+                cells, rating = trial, new
+        return found
+
+    def thin(self, cells: list[int], solution: list[int], groups: list[tuple[int, ...]]) -> bool:
+        """Lower the givens of a minimal puzzle (in place) to at most `few_givens`: digging alone mostly stops
+        at 22-27, so hill-climb on the count of givens, keeping steps (`neighbour`) that do not add any.
+
+        False when FEW_PATIENCE steps in a row bring no fewer givens (this grid is then given up).
+        """
+        count, idle = _givens(cells), 0
+        while count > self.few_givens:
+            if idle == FEW_PATIENCE:
+                return False
+            trial = self.neighbour(cells, solution, groups)
+            new = _givens(trial)
+            idle = 0 if new < count else idle + 1
+            if new <= count:
+                cells[:], count = trial, new
+        return True
+
+    def pad(
+        self, cells: list[int], rating: int, solution: list[int], groups: list[tuple[int, ...]], goal: int
+    ) -> tuple[int, bool]:
+        """Add givens (in place) in random order up to `goal` givens, each only if the tier stays the same.
+
+        Returns the new rating and whether any given was added (the puzzle is then no longer minimal).
+        """
+        wanted = tier(rating)
+        count = _givens(cells)
+        blanks = [g for g in groups if not cells[g[0]]]
+        self.rng.shuffle(blanks)
+        added = False
+        for group in blanks:
+            if count + len(group) > goal:
+                continue
+            for cell in group:
+                cells[cell] = solution[cell]
+            new = self.rating(cells)
+            if tier(new) == wanted:
+                rating, count, added = new, count + len(group), True
+            else:
+                for cell in group:
+                    cells[cell] = 0
+        return rating, added
+
+    def make(self, target: str) -> list[Row]:
+        """Puzzles of one tier from one random solution grid (several for "hardest", from one climb)."""
+        rng = self.rng
+        few = self.few_share > 0 and rng.random() < self.few_share  # no draw by default: the rows stay the same
+        symmetric_layout = target != "hardest" and not few and rng.random() < self.symmetric
+        groups = _groups(symmetric_layout)
+        cap = self.few_givens if few else self.max_givens
+        while True:
+            solution = self.random_solution()
+            cells = solution[:]
+            self.dig(cells, solution, groups)
+            if few and not self.thin(cells, solution, groups):
+                continue
+            if target == "hardest":
+                puzzles = self.climb(cells, solution, groups, cap)
+            else:
+                rating = self.rating(cells)
+                puzzles = [(cells, rating)] if tier(rating) == target else []
+            if puzzles:
+                break
+        answer = "".join(map(str, solution))
+        rows = []
+        for puzzle, rating in puzzles:
+            padded = False
+            if rng.random() >= self.minimal:
+                goal = rng.randint(min(_givens(puzzle) + 1, cap), cap)
+                rating, padded = self.pad(puzzle, rating, solution, groups, goal)
+            source = "gen-" + ("sym" if symmetric_layout else "rand") + ("" if padded else "-min")
+            source += ("-few" if few else "") + ("-climb" if target == "hardest" else "")
+            question = "".join(str(d) if d else "." for d in puzzle)
+            rows.append(Row(source, question, answer, rating))
+        return rows
 
 
-def _make(target: str, rng: random.Random, symmetric: float, minimal: float, max_givens: int) -> list[Row]:
-    """Puzzles of one tier from one random solution grid (several for "hardest", from one climb)."""
-    symmetric_layout = target != "hardest" and rng.random() < symmetric
-    groups = _groups(symmetric_layout)
-    while True:
-        solution = _random_solution(rng)
-        cells = solution[:]
-        _dig(cells, solution, groups, rng)
-        if target == "hardest":
-            puzzles = _climb(cells, solution, groups, rng, CLIMB_OUTPUTS)
-        else:
-            rating = _rating(cells)
-            puzzles = [(cells, rating)] if tier(rating) == target else []
-        if puzzles:
-            break
-    answer = "".join(map(str, solution))
-    rows = []
-    for puzzle, rating in puzzles:
-        padded = False
-        if rng.random() >= minimal:
-            goal = rng.randint(min(_givens(puzzle) + 1, max_givens), max_givens)
-            rating, padded = _pad(puzzle, rating, solution, groups, rng, goal)
-        source = "gen-" + ("sym" if symmetric_layout else "rand")
-        source += ("" if padded else "-min") + ("-climb" if target == "hardest" else "")
-        question = "".join(str(d) if d else "." for d in puzzle)
-        rows.append(Row(source, question, answer, rating))
-    return rows
+def solver(backend: str = "auto") -> SolveCells:
+    """The exact solver the generator uses: "numba" (compiled, ~30x faster), "python" (the reference in
+    `trmsolve.kinds.sudoku`) or "auto" (numba when it is installed). Both give the same results."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "python":
+        return _solve_cells
+    try:
+        from trmsolve.kinds.sudoku_jit import solve_cells
+    except ImportError as exc:  # numba missing, or too old/new for this numpy
+        if backend == "numba":
+            raise ValueError(f"the numba backend is not available ({exc}); pip install 'trmsolve[fast]'") from None
+        return _solve_cells
+    return solve_cells
 
 
 def generate(
@@ -229,30 +285,45 @@ def generate(
     symmetric: float = 0.3,
     minimal: float = 0.5,
     max_givens: int = MAX_GIVENS,
+    few_share: float = 0.0,
+    few_givens: int = FEW_GIVENS,
+    backend: str = "auto",
 ) -> Iterator[Row]:
-    """Yield `n` puzzles with a unique solution, the same ones for the same arguments (a longer run starts
-    with the rows of a shorter one).
+    """`n` puzzles with a unique solution, made as they are iterated: the same ones for the same arguments
+    (a longer run starts with the rows of a shorter one), whichever `backend` (see `solver`) runs the exact
+    solver.
 
     `mix` weighs the tiers (see `tier`); rows follow it exactly, each tier taking its turn when it is
     furthest behind its share. `symmetric` is the share of no-guess and search puzzles whose givens are
     symmetric under 180° rotation (a symmetric "hardest" puzzle takes ~20x longer to find, so that tier is
     asymmetric). `minimal` is the share left minimal; the others get extra givens, up to `max_givens`,
-    as long as their tier stays the same. The source column says how a row was made: "gen-rand" or
-    "gen-sym", then "-min" when no given (for gen-sym: no symmetric pair) can be removed, then "-climb" when
-    hill-climbed on the rating.
+    as long as their tier stays the same. A `few_share` of the puzzles (of every tier; asymmetric, as
+    symmetric layouts took ~100x longer to reach 20) are hill-climbed down to at most `few_givens` givens,
+    most landing on exactly that many (padding stays within it too). The source column says how a row was
+    made: "gen-rand" or "gen-sym", then "-min" when no given (for gen-sym: no symmetric pair) can be
+    removed, "-few" when its givens were lowered, "-climb" when hill-climbed on the rating.
     """
     unknown = set(mix) - set(TIERS)
     if unknown or not any(w > 0 for w in mix.values()) or any(w < 0 for w in mix.values()):
         raise ValueError(f"mix must weigh the tiers {', '.join(TIERS)} with non-negative weights, got {dict(mix)}")
+    if not 0.0 <= few_share <= 1.0:
+        raise ValueError(f"few_share must lie within 0..1, got {few_share}")
+    if few_share > 0 and not FEWEST_GIVENS <= few_givens <= max_givens:
+        raise ValueError(f"few_givens must lie within {FEWEST_GIVENS}..{max_givens}, got {few_givens}")
     total_weight = sum(mix.values())
     share = {t: mix.get(t, 0.0) / total_weight for t in TIERS}
+    maker = _Maker(random.Random(seed), solver(backend), symmetric, minimal, max_givens, few_share, few_givens)
+    return _rows(n, share, maker)
+
+
+def _rows(n: int, share: Mapping[str, float], maker: _Maker) -> Iterator[Row]:
+    """`generate`'s rows, made as they are asked for (so bad arguments fail at the call, not at the first row)."""
     made = dict.fromkeys(TIERS, 0)
     pending: dict[str, list[Row]] = {t: [] for t in TIERS}  # the rest of a climb's puzzles, for later turns
-    rng = random.Random(seed)
     for count in range(n):
         target = max(TIERS, key=lambda t: share[t] * (count + 1) - made[t])
         if not pending[target]:
-            pending[target] = _make(target, rng, symmetric, minimal, max_givens)
+            pending[target] = maker.make(target)
         made[target] += 1
         yield pending[target].pop(0)
 

@@ -81,9 +81,7 @@ class Arc(PuzzleKind):
         if path.name.endswith(SOLUTIONS_SUFFIX):
             if path.with_name(path.name[: -len(SOLUTIONS_SUFFIX)] + CHALLENGES_SUFFIX).is_file():
                 return  # read along with its challenges file
-            raise PuzzleParseError(
-                f"an ARC solutions file; give its *{CHALLENGES_SUFFIX} file instead", source
-            )
+            raise PuzzleParseError(f"an ARC solutions file; give its *{CHALLENGES_SUFFIX} file instead", source)
         solutions_path = (
             path.with_name(path.name[: -len(CHALLENGES_SUFFIX)] + SOLUTIONS_SUFFIX)
             if path.name.endswith(CHALLENGES_SUFFIX)
@@ -93,9 +91,7 @@ class Arc(PuzzleKind):
         if solutions_path is not None and solutions_path.is_file():
             solutions = _load_json(solutions_path.read_text(encoding="utf-8"), str(solutions_path))
             if not isinstance(solutions, dict):
-                raise PuzzleParseError(
-                    "not an ARC solutions file: expected a JSON object", str(solutions_path)
-                )
+                raise PuzzleParseError("not an ARC solutions file: expected a JSON object", str(solutions_path))
         for task_id, task in data.items():
             yield from _parse_task(task_id, task, solutions.get(task_id), source, solutions_path)
 
@@ -116,9 +112,7 @@ class Arc(PuzzleKind):
         details: dict[str, Any] = {"shape": list(answer.shape)}
         if known is not None and problem is None and answer.shape == known.shape:
             details["wrong_cells"] = int(np.count_nonzero(answer != known))
-        return Verdict(
-            valid=problem is None, correct=correct, problems=[problem] if problem else [], details=details
-        )
+        return Verdict(valid=problem is None, correct=correct, problems=[problem] if problem else [], details=details)
 
     def render(
         self,
@@ -195,9 +189,7 @@ def _parse_task(
         yield PuzzleParseError(f"task {task_id}: {e}", source)
         return
     if solutions is not None and not isinstance(solutions, list):
-        yield PuzzleParseError(
-            f"task {task_id}: its entry in {solutions_path} is not a list of grids", source
-        )
+        yield PuzzleParseError(f"task {task_id}: its entry in {solutions_path} is not a list of grids", source)
         return
     for index, entry in enumerate(task["test"]):
         try:

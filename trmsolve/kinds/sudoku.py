@@ -149,9 +149,14 @@ def _search(cand: list[int], limit: int, found: list[list[int]], stats: list[int
             stats[0] += 1
 
 
-def _solve_cells(cells: Sequence[int], limit: int = 2) -> tuple[list[list[int]], int, bool]:
-    """Solutions (as 81-digit lists), backtracks and whether guessing was needed, for 81 digits."""
-    cand = _candidates(cells)
+def _solve_cells(
+    cells: Sequence[int], limit: int = 2, exclude: tuple[int, int] | None = None
+) -> tuple[list[list[int]], int, bool]:
+    """Solutions (as 81-digit lists), backtracks and whether guessing was needed, for 81 digits.
+
+    `exclude` as in `_candidates`. `trmsolve.kinds.sudoku_jit.solve_cells` is a compiled twin.
+    """
+    cand = _candidates(cells, exclude)
     if cand is None:
         return [], 0, False
     found: list[list[int]] = []
