@@ -65,6 +65,13 @@ def timed_rows(n: int, **options: Any) -> tuple[list[data.Row], dict[str, float]
     return rows, numbers
 
 
+def save(report: dict[str, Any], path: Path | None) -> None:
+    """Write the numbers so far (a long run that gets stopped keeps what it measured)."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def givens(row: data.Row) -> int:
     return sum(ch != "." for ch in row.question)
 
@@ -77,7 +84,7 @@ def main() -> None:
                         help="the same without numba")  # fmt: skip
     parser.add_argument("--few", type=int, nargs="*", default=[20, 19], metavar="GIVENS",
                         help="few-givens bounds to measure (numba)")  # fmt: skip
-    parser.add_argument("--few-n", type=int, nargs=3, default=[8, 8, 4], metavar="N",
+    parser.add_argument("--few-n", type=int, nargs=3, default=[8, 8, 2], metavar="N",
                         help="puzzles per --few bound: no-guess, search, hardest")  # fmt: skip
     parser.add_argument("--out", type=Path, help="write the numbers as JSON")
     args = parser.parse_args()
@@ -103,6 +110,7 @@ def main() -> None:
             sys.exit(f"{label}: the two solvers made different rows")
         numbers["speedup_cpu"] = round(numbers["numba"]["per_s_cpu"] / numbers["python"]["per_s_cpu"], 1)
         report["tiers"][label] = numbers
+        save(report, args.out)
 
     report["few_givens"] = {}
     for bound in args.few:
@@ -110,6 +118,7 @@ def main() -> None:
             rows, numbers = timed_rows(n, mix={label: 1}, few_share=1.0, few_givens=bound, backend="numba")
             numbers["givens"] = dict(sorted(Counter(map(givens, rows)).items()))
             report["few_givens"].setdefault(str(bound), {})[label] = numbers
+            save(report, args.out)
 
     table = Table(title="trmsolve generate sudoku: puzzles/s (wall | per CPU second)")
     for column in ("tier", "numba", "python", "speedup (CPU)"):
@@ -129,9 +138,6 @@ def main() -> None:
         bound: sorted({g for n in tiers.values() for g in n["givens"]}) for bound, tiers in report["few_givens"].items()
     }
     console.print(f"few-givens, givens reached: {reached}")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":
