@@ -61,7 +61,7 @@ def timed_rows(n: int, **options: Any) -> tuple[list[data.Row], dict[str, float]
     rows = list(data.generate(n, SEED, **options))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     numbers = {"n": n, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3)}
-    numbers |= {"per_s_wall": round(n / wall, 2), "per_s_cpu": round(n / cpu, 2)}
+    numbers |= {"per_s_wall": float(f"{n / wall:.3g}"), "per_s_cpu": float(f"{n / cpu:.3g}")}
     return rows, numbers
 
 
