@@ -15,7 +15,7 @@ from conftest import REFERENCE
 from rich.console import Console
 from typer.testing import CliRunner
 
-from trmsolve.arc_builder import Augmentation, build_arc_dataset
+from trmsolve.arc_builder import Augmentation, build_arc_dataset, grid_to_tokens
 from trmsolve.arc_solve import (
     PUBLISHED_MAPS,
     ArcAnswer,
@@ -25,6 +25,7 @@ from trmsolve.arc_solve import (
     attach_identifier_map,
     identifier_map,
     map_path,
+    nearest_rows,
     predict,
     score,
     submission,
@@ -40,7 +41,7 @@ from trmsolve.kinds import Puzzle, get_kind
 from trmsolve.model import RecursiveReasoningModel
 from trmsolve.render import arc_answer_view, arc_score_table
 from trmsolve.solver import solve
-from trmsolve.train import TrainConfig, Trainer
+from trmsolve.train import IGNORE_LABEL, TrainConfig, Trainer, token_losses
 
 FIXTURE = Path(__file__).parent / "fixtures" / "arc_builder"
 EXPECTED = FIXTURE / "expected"
@@ -292,7 +293,7 @@ def test_adapt_learns_only_new_rows_with_the_network_frozen() -> None:
             assert torch.equal(after[name], tensor), f"{name} changed"
     rows = after["puzzle_emb.weights"]
     assert rows.shape == (5, 32) and torch.equal(rows[:3], before["puzzle_emb.weights"])
-    assert bool((rows[3:].abs().sum(-1) > 0).all())  # learnt from zero
+    assert bool((rows[3:].abs().sum(-1) > 0).all())
     assert model.config.num_puzzle_identifiers == 5 and len(model.identifiers) == 5
     assert model.identifiers[3] == "new" and model.identifiers[4].startswith("new|||t")
     assert all(p.requires_grad for p in model.parameters())
@@ -301,6 +302,53 @@ def test_adapt_learns_only_new_rows_with_the_network_frozen() -> None:
     assert answer.known and answer.runs == 2
     with pytest.raises(TrmsolveError, match="already knows"):
         adapt(model, "new", pairs, steps=1)
+
+
+def _demo_loss(model: RecursiveReasoningModel, identifier: int, pairs: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Mean per-token stablemax loss after one step, one pair at a time (what nearest_rows batches)."""
+    total = 0.0
+    for grid, answer in pairs:
+        labels = torch.from_numpy(grid_to_tokens(answer)).long()[None]
+        labels[labels == 0] = IGNORE_LABEL
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            inputs = torch.from_numpy(grid_to_tokens(grid)).long()[None]
+            logits = model(model.initial_carry(1), inputs, torch.tensor([identifier]))
+        total += float(token_losses(logits.logits.float(), labels, "stablemax").sum() / (labels != IGNORE_LABEL).sum())
+    return total / len(pairs)
+
+
+def test_nearest_rows_picks_the_known_identifier_with_least_loss() -> None:
+    model = _tiny_trm(5)
+    model.identifiers = ["<blank>", "a", "a|||t1|||0123456789", "b", "c"]
+    demos = [[(GRID, GRID[::-1].copy()), (GRID[:2], GRID[:2, ::-1].copy())], [(GRID.T.copy(), GRID.T[::-1].copy())]]
+    for view in demos:
+        losses = {k: _demo_loss(model, k, view) for k in range(1, 5)}
+        assert len(set(losses.values())) == 4  # no ties: the argmin is well defined
+    expected = [min(range(1, 5), key=lambda k, v=view: _demo_loss(model, k, v)) for view in demos]
+    assert nearest_rows(model, demos) == expected
+    assert nearest_rows(model, demos, batch_size=1) == expected  # one identifier per forward: same choice
+    model.puzzle_emb.weights.data[0] = model.puzzle_emb.weights.data[expected[0]]
+    assert nearest_rows(model, demos)[0] != 0  # the blank identifier is never a start
+
+
+def test_adapt_starts_from_the_nearest_known_embedding() -> None:
+    model = _with_map(_tiny_trm(3))
+    pairs = [(GRID, GRID[:, ::-1].copy()), (GRID[:2], GRID[:2, ::-1].copy())]
+    table = model.puzzle_emb.weights.detach().clone()
+    result = adapt(model, "new", pairs, steps=1, views=2, lr=1e-9, weight_decay=0.0)
+    assert all(name in model.identifiers[1:3] for name in result.started_from)
+    for view, name in enumerate(result.started_from):  # one step of rate 1e-9 leaves the start in place
+        start = table[model.identifiers.index(name)]
+        torch.testing.assert_close(model.puzzle_emb.weights[3 + view], start, atol=1e-6, rtol=0)
+    zeros = adapt(_with_map(_tiny_trm(3)), "new", pairs, steps=1, views=2, start="zeros")
+    assert zeros.started_from == ["zeros", "zeros"]
+    with pytest.raises(TrmsolveError, match="unknown start"):
+        adapt(_with_map(_tiny_trm(3)), "new", pairs, steps=1, start="far")
+
+
+def _with_map(model: RecursiveReasoningModel) -> RecursiveReasoningModel:
+    model.identifiers = ["<blank>", "known", "known|||t1|||0123456789"]
+    return model
 
 
 # ------------------------------------------------------------------------------------------------ commands

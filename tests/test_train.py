@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -70,6 +71,15 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     assert resumed.step == straight.step == 6
     assert weights_checksum(resumed.model) == weights_checksum(straight.model)
     assert weights_checksum(resumed.ema) == weights_checksum(straight.ema)
+
+
+def test_resume_on_new_data_starts_an_epoch_over_it(tmp_path: Path) -> None:
+    """A curriculum's next stage resumes the run on another file; every puzzle of the new file is drawn."""
+    train(tiny_config(tmp_path, 2), log=lambda _: None)
+    stage = dataclasses.replace(tiny_config(tmp_path, 3), data=str(DATA / "maze_16.csv"))
+    resumed = train(stage, log=lambda _: None)
+    assert resumed.step == 3
+    assert sorted(resumed.sampler.order) == list(range(16)) and resumed.sampler.epoch == 1
 
 
 DDP_SCRIPT = """

@@ -109,6 +109,20 @@ class Dtype(str, Enum):
     bfloat16 = "bfloat16"
 
 
+class AdaptStart(str, Enum):
+    nearest = "nearest"
+    zeros = "zeros"
+
+
+AdaptStepsOption = Annotated[int, typer.Option(min=1, help="Optimiser steps per adapted task.")]
+AdaptStartOption = Annotated[
+    AdaptStart,
+    typer.Option(
+        help="Where each adapted embedding starts: the known embedding that best predicts the demonstrations "
+        "(nearest), or zeros."
+    ),
+]
+
 DtypeOption = Annotated[
     Dtype, typer.Option(help="Number format the model runs in; bfloat16 is faster on CPUs with bf16 matmuls.")
 ]
@@ -194,7 +208,8 @@ def solve_puzzles(
             "--adapt", help="Learn puzzle embeddings for tasks the model never saw from their demonstrations first."
         ),
     ] = False,
-    adapt_steps: Annotated[int, typer.Option(min=1, help="Optimiser steps per adapted task.")] = 100,
+    adapt_steps: AdaptStepsOption = 100,
+    adapt_start: AdaptStartOption = AdaptStart.nearest,
 ) -> None:
     """Read, solve, show. Bad entries are reported as they are read and skipped; the kind is the command's name."""
     from rich.console import Console
@@ -250,8 +265,7 @@ def solve_puzzles(
             submission=submission,
             views=views,
             arc_data=arc_data,
-            adapt=adapt,
-            adapt_steps=adapt_steps,
+            adapt={"steps": adapt_steps, "start": adapt_start.value} if adapt else None,
         )
         raise typer.Exit(EXIT_BAD_INPUT if bad_input else 0 if all_ok else EXIT_INVALID)
     summary = Summary()
@@ -290,7 +304,7 @@ def solve_puzzles(
     raise typer.Exit(EXIT_INVALID if summary.failed else 0)
 
 
-ARC_OPTIONS = ("attempts", "submission", "views", "arc_data", "adapt", "adapt_steps")
+ARC_OPTIONS = ("attempts", "submission", "views", "arc_data", "adapt", "adapt_steps", "adapt_start")
 
 
 class KindCommand(TyperCommand):
@@ -326,19 +340,19 @@ def prepare_arc_model(
     puzzles: list[Puzzle],
     *,
     arc_data: Path | None,
-    adapt: bool,
-    adapt_steps: int,
+    adapt: dict[str, Any] | None,
     err: Console,
     show_progress: bool,
 ) -> None:
     """Give the model its identifier map (rebuilt from --arc-data for a published checkpoint) and, with
-    --adapt, embeddings for the tasks it never saw; say what was done and what could not be."""
+    --adapt (`adapt`: keyword arguments of `arc_solve.adapt`), embeddings for the tasks it never saw; say
+    what was done and what could not be."""
     from trmsolve.arc_solve import adapt as adapt_task
     from trmsolve.arc_solve import attach_identifier_map, task_views
     from trmsolve.render import count_bar
 
     if network.config.puzzle_emb_ndim <= 0:
-        if arc_data is not None or adapt:
+        if arc_data is not None or adapt is not None:
             note("this model has no puzzle embeddings: --arc-data and --adapt do not apply")
         return
     if network.identifiers is None and arc_data is not None:
@@ -350,7 +364,7 @@ def prepare_arc_model(
         note("this checkpoint carries no identifier map: pass --arc-data DIR (the task files it was trained on)")
     known = task_views(network.identifiers)
     unknown = list(dict.fromkeys(str(p.meta["task_id"]) for p in puzzles if str(p.meta["task_id"]) not in known))
-    if unknown and not adapt:
+    if unknown and adapt is None:
         listed = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
         note(
             f"{len(unknown)} task(s) the model never saw ({listed}): they run with the blank identifier, i.e. "
@@ -361,10 +375,11 @@ def prepare_arc_model(
     for task in unknown:
         with count_bar(err) if show_progress else nullcontext() as bar:
             progress = bar_updater(bar, f"adapting {task}")
-            result = adapt_task(network, task, pairs[task], steps=adapt_steps, progress=progress)
+            result = adapt_task(network, task, pairs[task], progress=progress, **adapt)
+        started = ", ".join(dict.fromkeys(name.split("|||")[0] for name in result.started_from))
         note(
             f"adapted {task}: {result.views} views, {result.steps} steps in {result.seconds:.1f} s "
-            f"(final loss {result.loss:.3f}; demonstrations exact {result.demo_exact:.0%})"
+            f"(started from {started}; final loss {result.loss:.3f}; demonstrations exact {result.demo_exact:.0%})"
         )
 
 
@@ -387,8 +402,7 @@ def solve_arc(
     submission: Path | None,
     views: int | None,
     arc_data: Path | None,
-    adapt: bool,
-    adapt_steps: int,
+    adapt: dict[str, Any] | None,
 ) -> bool:
     """`trmsolve arc`: vote over the augmented versions of each test input; show the attempts and pass@K.
     True when every first attempt is a grid and no known answer is missed by all attempts."""
@@ -399,9 +413,7 @@ def solve_arc(
     from trmsolve.solver import solve
 
     kind = get_kind("arc")
-    prepare_arc_model(
-        network, puzzles, arc_data=arc_data, adapt=adapt, adapt_steps=adapt_steps, err=err, show_progress=show_progress
-    )
+    prepare_arc_model(network, puzzles, arc_data=arc_data, adapt=adapt, err=err, show_progress=show_progress)
     run = {"max_steps": max_steps, "halt": halt, "halt_threshold": halt_threshold}
     if tracer is not None:  # the plain version of each test input, step by step (not part of the vote)
         try:
@@ -522,7 +534,8 @@ def eval_arc(
     adapt: Annotated[
         bool, typer.Option("--adapt", help="First learn embeddings for the tasks the model never saw (ours).")
     ] = False,
-    adapt_steps: Annotated[int, typer.Option(min=1, help="Optimiser steps per adapted task.")] = 100,
+    adapt_steps: AdaptStepsOption = 100,
+    adapt_start: AdaptStartOption = AdaptStart.nearest,
     json_output: JsonOption = False,
 ) -> None:
     """pass@1, 2, 5, 10, 100, 1000 over a subset's tasks, computed as the published evaluator computes them."""
@@ -557,8 +570,7 @@ def eval_arc(
         network,
         puzzles,
         arc_data=data if network.identifiers is None else None,
-        adapt=adapt,
-        adapt_steps=adapt_steps,
+        adapt={"steps": adapt_steps, "start": adapt_start.value} if adapt else None,
         err=err,
         show_progress=err.is_terminal,
     )

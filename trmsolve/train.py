@@ -165,8 +165,13 @@ class BatchSampler:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume mid-epoch; a run resumed on other data (a curriculum's next stage) starts a fresh epoch."""
         self.rng.bit_generator.state = state["rng"]
-        self.order, self.cursor, self.epoch = state["order"].numpy(), state["cursor"], state["epoch"]
+        order = state["order"].numpy()
+        if np.array_equal(np.sort(order), self.shard):
+            self.order, self.cursor, self.epoch = order, state["cursor"], state["epoch"]
+        else:
+            self.order, self.cursor, self.epoch = self.rng.permutation(self.shard), 0, state["epoch"] + 1
 
 
 # ------------------------------------------------------------------------------------------------- loss
