@@ -19,7 +19,7 @@ from trmsolve.train import load_data
 
 # The ARC tasks are not part of the repository (../shared holds them in CI and on the developers' machines).
 ARC_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "arc"
-ARC_DEMO_SOLVED = ["0d3d703e", "b1948b0a"]  # what weights/arc-demo/README.md claims for `trmsolve arc`
+ARC_DEMO_SOLVED = ["0d3d703e", "b1948b0a", "d511f180"]  # what weights/arc-demo/README.md claims for `trmsolve arc`
 
 
 def test_every_kind_has_a_bundled_model() -> None:
