@@ -61,7 +61,8 @@ def main() -> None:
         task = f"colour{len(challenges):02d}"
         demos = [grid(rng, mapping) for _ in range(int(rng.integers(3, 5)))]
         test = grid(rng, mapping)
-        challenges[task] = {"train": [{"input": g, "output": apply(mapping, g)} for g in demos], "test": [{"input": test}]}
+        train = [{"input": g, "output": apply(mapping, g)} for g in demos]
+        challenges[task] = {"train": train, "test": [{"input": test}]}
         solutions[task] = [apply(mapping, test)]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "arc-agi_colour_challenges.json").write_text(json.dumps(challenges))
