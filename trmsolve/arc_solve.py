@@ -470,7 +470,8 @@ def adapt(
     rows = PuzzleEmbedding(len(versions), config.puzzle_emb_ndim).to(model.device, table.weights.dtype)  # zeros
     started_from = ["zeros"] * len(versions)
     if start == "nearest" and any(name != BLANK_IDENTIFIER for name in names):
-        nearest = nearest_rows(model, [[(i, o) for v, i, o in examples if v == view] for view in range(len(versions))])
+        demonstrations = [[(i, o) for v, i, o in examples if v == view] for view in range(len(versions))]
+        nearest = nearest_rows(model, demonstrations, bf16=bf16)
         rows.weights.data.copy_(table.weights.detach()[nearest])
         started_from = [names[number] for number in nearest]
     frozen = {name: p.requires_grad for name, p in model.named_parameters()}
@@ -527,7 +528,12 @@ def adapt(
 
 
 def nearest_rows(
-    model: RecursiveReasoningModel, demonstrations: Sequence[Sequence[Pair]], *, pairs: int = 2, batch_size: int = 64
+    model: RecursiveReasoningModel,
+    demonstrations: Sequence[Sequence[Pair]],
+    *,
+    pairs: int = 2,
+    batch_size: int = 64,
+    bf16: bool = True,
 ) -> list[int]:
     """For each list of demonstration pairs, the known puzzle identifier (not the blank one) whose
     embedding predicts their outputs best after one step: least stablemax loss per token over the first
@@ -539,7 +545,7 @@ def nearest_rows(
 
     names = model.identifiers or [BLANK_IDENTIFIER] * model.config.num_puzzle_identifiers
     known = torch.tensor([number for number, name in enumerate(names) if name != BLANK_IDENTIFIER])
-    bf16 = model.device.type in ("cpu", "cuda")
+    bf16 = bf16 and model.device.type in ("cpu", "cuda")
     best = []
     for demos in demonstrations:
         demos = list(demos)[:pairs]

@@ -347,6 +347,7 @@ def prepare_arc_model(
     """Give the model its identifier map (rebuilt from --arc-data for a published checkpoint) and, with
     --adapt (`adapt`: keyword arguments of `arc_solve.adapt`), embeddings for the tasks it never saw; say
     what was done and what could not be."""
+    from trmsolve.arc_builder import parse_identifier
     from trmsolve.arc_solve import adapt as adapt_task
     from trmsolve.arc_solve import attach_identifier_map, task_views
     from trmsolve.render import count_bar
@@ -376,7 +377,7 @@ def prepare_arc_model(
         with count_bar(err) if show_progress else nullcontext() as bar:
             progress = bar_updater(bar, f"adapting {task}")
             result = adapt_task(network, task, pairs[task], progress=progress, **adapt)
-        started = ", ".join(dict.fromkeys(name.split("|||")[0] for name in result.started_from))
+        started = ", ".join(dict.fromkeys(parse_identifier(name).task for name in result.started_from))
         note(
             f"adapted {task}: {result.views} views, {result.steps} steps in {result.seconds:.1f} s "
             f"(started from {started}; final loss {result.loss:.3f}; demonstrations exact {result.demo_exact:.0%})"
