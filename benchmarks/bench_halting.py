@@ -115,7 +115,7 @@ def main() -> None:
             [script, "sudoku", str(one), *chosen, "--device", args.device, "--dtype", args.dtype], args.repeats
         )
 
-    from trmsolve.checkpoint import load_model
+    from trmsolve.models import load_model
 
     model = load_model(args.model, device=args.device, dtype=args.dtype, task="sudoku")
     list(solve(puzzles[: min(8, len(puzzles))], model, kind="sudoku", max_steps=1))  # warm-up, not timed

@@ -25,6 +25,9 @@ def main() -> None:
     config_file = args.model_dir / "config.json"
     config = json.loads(config_file.read_text())
     result = json.loads(args.result.read_text().splitlines()[-1])
+    data = Path(str(result.get("data", "")))
+    if data.is_absolute():  # nothing machine-specific in a shipped file: the data set by name only
+        result["data"] = data.name if not data.is_relative_to(Path.cwd()) else str(data.relative_to(Path.cwd()))
     config.setdefault("metrics", {})[args.name] = {"held_out": args.about, "command": args.command, **result}
     config_file.write_text(json.dumps(config, indent=2) + "\n")
     print(f"{config_file}: metrics.{args.name} recorded")

@@ -33,12 +33,13 @@ from trmsolve.arc_solve import (
     vote,
     write_submission,
 )
-from trmsolve.checkpoint import load_model, load_published, save_model
+from trmsolve.checkpoint import load_published, save_model
 from trmsolve.cli import app
 from trmsolve.config import CheckpointInfo, ModelConfig
 from trmsolve.errors import TrmsolveError
 from trmsolve.kinds import Puzzle, get_kind
 from trmsolve.model import RecursiveReasoningModel
+from trmsolve.models import load_model
 from trmsolve.render import arc_answer_view, arc_score_table
 from trmsolve.solver import solve
 from trmsolve.train import IGNORE_LABEL, TrainConfig, Trainer, token_losses

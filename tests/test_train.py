@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from conftest import FIXTURES
 
-from trmsolve.checkpoint import load_model
+from trmsolve.models import load_model
 from trmsolve.train import IGNORE_LABEL, TrainConfig, Trainer, default_model_config, log_stablemax, token_losses, train
 
 DATA = FIXTURES / "data"

@@ -12,7 +12,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = {
-    "load_model": "trmsolve.checkpoint",
+    "load_model": "trmsolve.models",
     "save_model": "trmsolve.checkpoint",
     "convert": "trmsolve.checkpoint",
     "refine": "trmsolve.inference",

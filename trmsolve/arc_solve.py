@@ -158,6 +158,7 @@ class ArcAnswer:
             "expected": None if self.puzzle.answer is None else _text(self.puzzle.answer),
             "valid": grid_problem(self.candidates[0].grid) is None,
             "correct": self.passes(attempts),
+            "checked": self.puzzle.answer is not None,
             "rank": self.rank_of_answer(),
             "votes": [c.votes for c in top],
             "q_halt_prob": [round(c.q_halt_prob, 6) for c in top],
@@ -426,7 +427,7 @@ def adapt(
     lr: float = 1e-2,
     weight_decay: float = 0.1,
     seed: int = 0,
-    bf16: bool = True,
+    bf16: bool | None = None,
     start: str = "nearest",
     progress: Callable[[int, int, float], None] | None = None,
 ) -> AdaptResult:
@@ -436,9 +437,11 @@ def adapt(
     embedding row each, appended to the model's table and map, so `predict` then votes over them like over
     a trained task. Training follows the published recipe with only those rows free: deep supervision
     over ACT steps carrying the state (reset every halt_max_steps), stablemax loss + 0.5 x halting BCE,
-    sign-SGD, bf16 autocast (as `trmsolve train` trains); demonstrations but one per view sit at random
+    sign-SGD, bf16 autocast where the device runs it natively (`bf16=None`), as `trmsolve train` trains;
+    demonstrations but one per view sit at random
     canvas offsets, redrawn every cycle. A step costs one ACT step over views x demonstrations, so the time
-    grows with both. `progress(step, steps, loss)` is called after every step. Mutates `model`.
+    grows with both. `progress(step, steps, loss)` is called after every step (step 0: the start is being
+    chosen). Mutates `model`.
 
     `start="nearest"` starts each view's row from the known embedding that best predicts that view's
     demonstrations (`nearest_rows`): a rule the network learned for another task, or for another
@@ -469,7 +472,10 @@ def adapt(
     table = model.puzzle_emb
     rows = PuzzleEmbedding(len(versions), config.puzzle_emb_ndim).to(model.device, table.weights.dtype)  # zeros
     started_from = ["zeros"] * len(versions)
+    bf16 = use_bf16(model, bf16)
     if start == "nearest" and any(name != BLANK_IDENTIFIER for name in names):
+        if progress is not None:
+            progress(0, steps, float("nan"))
         demonstrations = [[(i, o) for v, i, o in examples if v == view] for view in range(len(versions))]
         nearest = nearest_rows(model, demonstrations, bf16=bf16)
         rows.weights.data.copy_(table.weights.detach()[nearest])
@@ -479,7 +485,6 @@ def adapt(
         p.requires_grad_(False)
     model.puzzle_emb = rows  # the new rows alone: no gradient buffer the size of the whole table
     optimizer = SignSGD(rows.weights, lr, weight_decay)
-    bf16 = bf16 and model.device.type in ("cpu", "cuda")
     autocast = torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16)
     started = time.perf_counter()
     losses: list[float] = []
@@ -527,13 +532,22 @@ def adapt(
     )
 
 
+def use_bf16(model: RecursiveReasoningModel, bf16: bool | None) -> bool:
+    """Whether to autocast to bfloat16: as asked, or (None) where the model's device runs it natively."""
+    from trmsolve.hardware import native_bf16
+
+    if bf16 is None:
+        bf16 = native_bf16(model.device)
+    return bf16 and model.device.type in ("cpu", "cuda")
+
+
 def nearest_rows(
     model: RecursiveReasoningModel,
     demonstrations: Sequence[Sequence[Pair]],
     *,
     pairs: int = 2,
     batch_size: int = 64,
-    bf16: bool = True,
+    bf16: bool | None = None,
 ) -> list[int]:
     """For each list of demonstration pairs, the known puzzle identifier (not the blank one) whose
     embedding predicts their outputs best after one step: least stablemax loss per token over the first
@@ -545,7 +559,7 @@ def nearest_rows(
 
     names = model.identifiers or [BLANK_IDENTIFIER] * model.config.num_puzzle_identifiers
     known = torch.tensor([number for number, name in enumerate(names) if name != BLANK_IDENTIFIER])
-    bf16 = bf16 and model.device.type in ("cpu", "cuda")
+    bf16 = use_bf16(model, bf16)
     best = []
     for demos in demonstrations:
         demos = list(demos)[:pairs]

@@ -48,33 +48,6 @@ TASK_ENCODINGS: dict[str, dict[str, Any]] = {
 }
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """`auto` picks CUDA, then Apple MPS, then the CPU."""
-    if str(device) != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
-    if dtype is None:
-        return torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    names = {
-        "float32": torch.float32,
-        "fp32": torch.float32,
-        "bfloat16": torch.bfloat16,
-        "bf16": torch.bfloat16,
-    }
-    if dtype not in names:
-        raise CheckpointError(f"unknown dtype {dtype!r} (use float32 or bfloat16)")
-    return names[dtype]
-
-
 # ---------------------------------------------------------------------------------------------- our format
 
 
@@ -317,38 +290,3 @@ def bundled_dir(name: str) -> Path | None:
 def bundled_names() -> list[str]:
     root = bundled_root()
     return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).exists()) if root is not None else []
-
-
-def load_model(
-    source: str | Path,
-    *,
-    device: str | torch.device = "cpu",
-    dtype: str | torch.dtype | None = None,
-    config: str | Path | dict[str, Any] | None = None,
-    task: str | None = None,
-) -> RecursiveReasoningModel:
-    """Load a model for inference from a bundled name, one of our directories, a published checkpoint
-    file, or `hf:OWNER/REPO[/SUBDIR][@REVISION]`. Returns it in eval mode on `device` in `dtype`."""
-    text = str(source)
-    path = Path(text).expanduser()
-    if text.startswith("hf:"):
-        from trmsolve.hub import load_hub_model
-
-        model = load_hub_model(text[3:], config=config, task=task)
-    elif path.is_dir():
-        if (path / CONFIG_FILE).exists():
-            model = load_model_dir(path)
-        else:
-            steps = sorted(path.glob("step_*"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
-            steps = steps or sorted(path.glob("*.pt"))
-            if not steps:
-                raise CheckpointError(f"{path}: neither a trmsolve model (config.json) nor a published run")
-            model = load_published(steps[-1], config=config, task=task)  # the latest step of the run
-    elif path.is_file():
-        model = load_published(path, config=config, task=task)
-    elif (bundled := bundled_dir(text)) is not None:
-        model = load_model_dir(bundled)
-    else:
-        known = ", ".join(bundled_names()) or "none"
-        raise CheckpointError(f"{text}: no such model file, directory or bundled model (bundled: {known})")
-    return model.to(device=resolve_device(device), dtype=resolve_dtype(dtype)).eval()

@@ -3,7 +3,8 @@
 Data goes to stdout (grids, or JSON Lines with --json), progress and messages to stderr. Nothing here
 imports torch or the heavier modules at start-up, so `trmsolve --help` and argument errors answer at once.
 Exit codes: 0 all answers valid (and right, where the answer is known), 1 some answer invalid or wrong,
-2 bad input or usage (also when a batch went on past a bad file), 130 interrupted.
+2 bad input or usage (also when a batch went on past a bad file), 130 interrupted, 141 stdout closed by its
+reader (`| head`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 
 EXIT_INVALID = 1  # some answer is invalid or differs from the known answer
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: the reader of stdout closed it (`| head`), as `yes | head` exits
 
 
 def error(message: str) -> None:
@@ -55,7 +58,7 @@ class CommandGroup(TyperGroup):
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except OSError as exc:
             if exc.errno == errno.EPIPE:
-                raise  # the reader went away (e.g. `| head`): Typer exits quietly
+                raise typer.Exit(EXIT_CLOSED_PIPE) from None  # the reader went away (`| head`): quietly
             error(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
@@ -66,7 +69,26 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help and one-line usage errors, as git, gh and hf print them
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"trmsolve {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Solve Sudoku, mazes and ARC-AGI tasks with tiny recursive reasoning models (TRM, HRM)."""
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="JSON Lines on stdout, one object per line.")]
 
@@ -105,6 +127,7 @@ class Device(str, Enum):
 
 
 class Dtype(str, Enum):
+    auto = "auto"
     float32 = "float32"
     bfloat16 = "bfloat16"
 
@@ -124,7 +147,8 @@ AdaptStartOption = Annotated[
 ]
 
 DtypeOption = Annotated[
-    Dtype, typer.Option(help="Number format the model runs in; bfloat16 is faster on CPUs with bf16 matmuls.")
+    Dtype,
+    typer.Option(help="Number format the model runs in; auto = bfloat16 only where the device multiplies it natively."),
 ]
 
 
@@ -158,7 +182,7 @@ def solve_puzzles(
         typer.Option(help="The run's all_config.yaml, for a published checkpoint without one beside it."),
     ] = None,
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
-    dtype: DtypeOption = Dtype.float32,
+    dtype: DtypeOption = Dtype.auto,
     batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Puzzles run together.")] = 64,
     max_steps: Annotated[
         int | None,
@@ -236,7 +260,7 @@ def solve_puzzles(
     if first is None:
         raise TrmsolveError(f"no {kind_name} puzzles to solve in {', '.join(inputs)}")
 
-    from trmsolve.checkpoint import load_model
+    from trmsolve.models import load_model
 
     model_name = model or DEFAULT_MODELS[kind_name]
     source = model or default_model(kind_name)
@@ -375,7 +399,13 @@ def prepare_arc_model(
     pairs = {str(p.meta["task_id"]): p.meta["train"] for p in puzzles}
     for task in unknown:
         with count_bar(err) if show_progress else nullcontext() as bar:
-            progress = bar_updater(bar, f"adapting {task}")
+            line = bar.add_task(f"adapting {task}", total=adapt["steps"]) if bar is not None else None
+
+            def progress(done: int, total: int, loss: float, task: str = task, line: Any = line) -> None:
+                what = f"adapting {task}: " + (f"loss {loss:.3f}" if done else "choosing start embeddings")
+                if bar is not None:
+                    bar.update(line, completed=done, total=total, description=what)
+
             result = adapt_task(network, task, pairs[task], progress=progress, **adapt)
         started = ", ".join(dict.fromkeys(parse_identifier(name).task for name in result.started_from))
         note(
@@ -435,6 +465,14 @@ def solve_arc(
     scores = score(answers, sorted({1, attempts}))
     if scores.tasks:
         shown.print(arc_score_table(scores, per_task=not quiet))
+    unchecked = sum(a.puzzle.answer is None for a in answers)
+    if unchecked:
+        checked = len(answers) - unchecked
+        shown.print(
+            f"{checked} test input{'s' * (checked != 1)} checked against a known output; {unchecked} unchecked "
+            "(no known output: ? marks an answer nothing could check)",
+            soft_wrap=True,
+        )
     if submission is not None:
         write_submission(submission, answers, attempts)
         note(f"wrote {submission} ({len(answers)} test inputs, {attempts} attempts each)")
@@ -530,7 +568,7 @@ def eval_arc(
     ] = False,
     config: Annotated[Path | None, typer.Option(help="all_config.yaml of a published checkpoint.")] = None,
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
-    dtype: DtypeOption = Dtype.float32,
+    dtype: DtypeOption = Dtype.auto,
     submission: Annotated[Path | None, typer.Option(help="Write the submission.json (2 attempts) here.")] = None,
     adapt: Annotated[
         bool, typer.Option("--adapt", help="First learn embeddings for the tasks the model never saw (ours).")
@@ -543,7 +581,7 @@ def eval_arc(
     from rich.console import Console
 
     from trmsolve.arc_solve import DATA_PREFIX, PASS_KS, predict, read_task_list, score, write_submission
-    from trmsolve.checkpoint import load_model
+    from trmsolve.models import load_model
     from trmsolve.render import arc_score_table, count_bar
     from trmsolve.solver import read_inputs
 
@@ -599,11 +637,11 @@ def eval_command(kind: str) -> Callable[..., None]:
         ),
         limit: Annotated[int | None, typer.Option(min=1, help="Only the first N puzzles.")] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = 256,
-        dtype: DtypeOption = Dtype.float32,
+        dtype: DtypeOption = Dtype.auto,
         device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
         json_output: JsonOption = False,
     ) -> None:
-        from trmsolve.checkpoint import load_model
+        from trmsolve.models import load_model
         from trmsolve.train import evaluate, load_data, tier_names
 
         split = load_data(kind, str(data))
@@ -690,41 +728,23 @@ def fetch(
 @app.command()
 def models(json_output: JsonOption = False) -> None:
     """List the bundled models, those in the Hugging Face cache, and known public TRM/HRM checkpoints to fetch."""
-    from rich.console import Console
-    from rich.table import Table
+    import dataclasses
 
-    from trmsolve.checkpoint import bundled_dir, bundled_names, read_config
-    from trmsolve.hub import KNOWN_CHECKPOINTS, cached_models
+    from trmsolve.models import list_models
 
-    places = [(name, "bundled", bundled_dir(name)) for name in bundled_names()]
-    places += [(cached.spec, "cached", cached.local) for cached in cached_models()]
-    rows = []
-    for name, where, path in places:
-        row: dict[str, Any] = dict(name=name, where=where, task=None, arch=None, default_steps=None, metrics={})
-        row["path"] = None if path is None else str(path)
-        if path is not None:  # None: a published checkpoint in the cache, converted on first use
-            model_config, info = read_config(path)
-            row.update(task=info.task, arch=model_config.arch, default_steps=info.default_steps, metrics=info.metrics)
-        rows.append(row)
-    rows += [
-        dict(name=f"hf:{k.repo_id}", where=f"hub ({k.publisher})", task=k.task, arch=k.arch, default_steps=None,
-             metrics={}, path=None, reported=k.reported)
-        for k in KNOWN_CHECKPOINTS
-    ]  # fmt: skip
+    entries = list_models()
     if json_output:
-        for row in rows:
-            emit_json(json.dumps(row))
+        for entry in entries:
+            emit_json(json.dumps(dataclasses.asdict(entry)))
         return
-    if not rows:
-        print("no bundled or cached models", file=sys.stderr)
-        return
-    table = Table()
-    for column in ("name", "where", "task", "arch", "steps", "measured"):
-        table.add_column(column, no_wrap=column == "name")  # a name is copied whole: never wrapped
-    for row in rows:
-        known = ("?" if row[key] is None else str(row[key]) for key in ("task", "arch", "default_steps"))
-        table.add_row(row["name"], row["where"], *known, row.get("reported") or metrics_text(row["metrics"]))
-    Console().print(table)
+    rows = [("NAME", "WHERE", "TASK", "PARAMS", "ACCURACY")]
+    for e in entries:
+        size = "?" if e.parameters is None else f"{e.parameters / 1e6:.2f}M"
+        rows.append((e.name, e.where, e.task or "?", size, e.headline))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:  # one line per model, never wrapped: names are copied whole
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
+    print("every figure: `trmsolve models --json`; the cards in weights/*/README.md", file=sys.stderr)
 
 
 def metrics_text(metrics: dict[str, Any], prefix: str = "") -> str:
@@ -752,11 +772,13 @@ def _options_for(kind: Generated, owner: Generated, given: dict[str, Any]) -> di
 
 
 def _maze_options(
-    kind: Generated, min_path: int | None, small_share: float | None, small_sides: str | None
+    kind: Generated, min_path: int | None, small_share: float | None, small_sides: str | None, algorithms: str | None
 ) -> dict[str, Any]:
     """The maze generator's keyword arguments from `generate`'s options (an error for Sudoku)."""
-    given = {"min_path": min_path, "small_share": small_share, "small_sides": small_sides}
+    given = {"min_path": min_path, "small_share": small_share, "small_sides": small_sides, "algorithms": algorithms}
     options = _options_for(kind, Generated.maze, given)
+    if algorithms is not None:
+        options["algorithms"] = [name.strip() for name in algorithms.split(",") if name.strip()]
     if small_sides is not None:
         low, _, high = small_sides.partition("-")
         if not (low.isdigit() and high.isdigit()):
@@ -791,6 +813,13 @@ def generate(
     small_sides: Annotated[
         str | None, typer.Option(metavar="MIN-MAX", help="Maze: side lengths of the smaller mazes, within 5-27.")
     ] = None,
+    algorithms: Annotated[
+        str | None,
+        typer.Option(
+            metavar="A,B",
+            help="Maze: generators to take turns (dfs, prim, kruskal, wilson, rooms, organic, obstacles; default all).",
+        ),
+    ] = None,
     few_share: Annotated[
         float | None,
         typer.Option(min=0.0, max=1.0, help="Sudoku: share of puzzles hill-climbed down to --few-givens givens."),
@@ -806,14 +835,18 @@ def generate(
 ) -> None:
     """Generate puzzles with their answers as a CSV in the published data sets' layout."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
 
-    options = _maze_options(kind, min_path, small_share, small_sides) | _sudoku_options(kind, few_share, few_givens)
+    from trmsolve.render import live_progress
+
+    options = _maze_options(kind, min_path, small_share, small_sides, algorithms) | _sudoku_options(
+        kind, few_share, few_givens
+    )
     data = importlib.import_module(f"trmsolve.data.{kind.value}")
     try:
         rows = data.generate(count, seed, **options)
         columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        with live_progress(Console(stderr=True), *columns) as progress:
             task = progress.add_task("generating", total=count)
             written = data.write_csv(out, rows, progress=lambda n: progress.update(task, completed=n))
     except ValueError as exc:
@@ -849,7 +882,18 @@ def train(
     max_steps: Annotated[int, typer.Option(help="ACT steps (halt_max_steps).")] = 16,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int | None, typer.Option(help="torch threads per process.")] = None,
-    bf16: Annotated[bool, typer.Option("--bf16/--fp32", help="bf16 autocast for matmuls.")] = True,
+    dtype: Annotated[
+        Dtype, typer.Option(help="Matmul number format: auto = bfloat16 (autocast) only where it is native.")
+    ] = Dtype.auto,
+    canvas_crop: Annotated[
+        int, typer.Option(help="Maze: run on the top-left square holding the mazes, at least this side (0: all 30x30).")
+    ] = 0,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            help="Start from this model's weights and architecture (bundled name or directory), fresh optimiser."
+        ),
+    ] = None,
     export: Annotated[Path | None, typer.Option(help="Write the EMA model in our format here at the end.")] = None,
 ) -> None:
     """Train a TRM with the published recipe; resumes the run in --out. Scales out under torchrun."""
@@ -863,6 +907,7 @@ def train(
         "L_layers": layers,
         "halt_max_steps": max_steps,
         "puzzle_emb_ndim": puzzle_emb_ndim,
+        "canvas_crop": canvas_crop,
     }
     if l_cycles is not None:
         overrides["L_cycles"] = l_cycles
@@ -882,7 +927,8 @@ def train(
         seed=seed,
         max_minutes=minutes,
         threads=threads,
-        bf16=bf16,
+        dtype=dtype.value,
+        init=init,
         eval_size=eval_size,
         eval_minutes=eval_minutes,
         puzzle_emb_lr=puzzle_emb_lr,
@@ -902,5 +948,33 @@ def version(json_output: JsonOption = False) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="trmsolve")
+    """Console-script entry point: exit codes and one-line errors for everything click would box or trace."""
+    import os
+
+    try:  # Typer >= 0.20 carries its own copy of click
+        from typer._click import exceptions as click
+    except ImportError:
+        from click import exceptions as click  # type: ignore[no-redef]
+
+    # OpenMP threads that spin while waiting take a busy core from other processes: 5 puzzles took 22 s
+    # instead of 1.2 s next to another job on two cores. Passive waiting costs nothing on an idle CPU.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        code = app(prog_name="trmsolve", standalone_mode=False)
+    except click.UsageError as exc:
+        error(exc.format_message())
+        if exc.ctx is not None:
+            print(f"see '{exc.ctx.command_path} --help'", file=sys.stderr)
+        code = EXIT_BAD_INPUT
+    except click.ClickException as exc:
+        error(exc.format_message())
+        code = exc.exit_code
+    except (KeyboardInterrupt, click.Abort):
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        code = EXIT_CLOSED_PIPE
+    if code == EXIT_CLOSED_PIPE:
+        # The reader went away (`| head -1`): exit quietly as a process killed by SIGPIPE would, and keep
+        # the interpreter's final flush from failing again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code or 0)

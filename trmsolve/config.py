@@ -43,6 +43,12 @@ class ModelConfig:
     halt_max_steps: int = 16
     halt_exploration_prob: float = 0.1
     no_ACT_continue: bool = True
+    # Square-canvas tasks (maze): > 0 runs the network on only the top-left S x S of the canvas, S the larger of
+    # this and the smallest square holding every non-`canvas_pad` input cell of the batch. Tokens keep their
+    # canvas positions (rotary), so a vertical neighbour is always one canvas row away; cells outside the
+    # square are padding and are answered as given. 0: the whole sequence (the published models).
+    canvas_crop: int = 0
+    canvas_pad: int = 1
 
     @property
     def num_prefix_tokens(self) -> int:

@@ -80,18 +80,24 @@ def refine(
     if batch == 0:
         return
 
-    x = model.embed(inputs, puzzle_identifiers)
-    carry = model.initial_carry(batch)
+    positions = model.canvas_positions(inputs)  # a canvas crop: the cells the network runs on, or None for all
+    x = model.embed(inputs, puzzle_identifiers, positions)
+    carry = model.initial_carry(batch, positions)
     running = torch.arange(batch, device=device)  # batch rows still being refined
     logits = torch.zeros(batch, model.config.seq_len, model.config.vocab_size, device=device)
+    if positions is not None:  # outside the crop the answer is the input (padding), with certainty
+        logits.scatter_(-1, inputs.unsqueeze(-1), 30.0)
     q_halt = torch.zeros(batch, device=device)
     q_continue = torch.zeros(batch, device=device)
     steps = torch.zeros(batch, dtype=torch.long, device=device)
     halted = torch.zeros(batch, dtype=torch.bool, device=device)
 
     for step in range(1, max_steps + 1):
-        out = model.step(carry, x)
-        logits[running] = out.logits
+        out = model.step(carry, x, positions)
+        if positions is None:
+            logits[running] = out.logits
+        else:
+            logits[running[:, None], positions] = out.logits
         q_halt[running] = out.q_halt_logits
         q_continue[running] = out.q_continue_logits
         steps[running] += 1

@@ -80,13 +80,15 @@ class Rotary(nn.Module):
         self.head_dim, self.num_positions, self.theta = head_dim, num_positions, theta
         self._tables: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def forward(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, device: torch.device, positions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin [S, head_dim] for positions 0..S-1, or for the given `positions` [S]."""
         if device not in self._tables:
             # Ordinary tensors even when first made under inference_mode: cached inference tensors would make
             # any later training of this model (e.g. adapting a puzzle embedding after solving) fail.
             with torch.inference_mode(False):
                 self._tables[device] = self._make_tables(device)
-        return self._tables[device]
+        cos, sin = self._tables[device]
+        return (cos, sin) if positions is None else (cos[positions], sin[positions])
 
     def _make_tables(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         inv_freq = 1.0 / (self.theta ** (torch.arange(0, self.head_dim, 2, dtype=torch.float32) / self.head_dim))
@@ -200,6 +202,8 @@ class RecursiveReasoningModel(nn.Module):
 
     def __init__(self, config: ModelConfig, info: CheckpointInfo | None = None) -> None:
         super().__init__()
+        if config.canvas_crop > 0 and config.mlp_t:
+            raise ValueError("canvas_crop needs attention: mlp_t mixes a fixed number of positions")
         self.config = config
         self.info = info or CheckpointInfo()
         self.identifiers: list[str] | None = None  # ARC: identifier names, index = puzzle identifier
@@ -240,8 +244,30 @@ class RecursiveReasoningModel(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.H_init.dtype
 
-    def embed(self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None) -> torch.Tensor:
-        """Input embedding x [B, total_len, hidden]: puzzle-embedding tokens, then the puzzle's tokens."""
+    def canvas_positions(self, inputs: torch.Tensor) -> torch.Tensor | None:
+        """Positions [S*S] of the canvas cells the network runs on for this batch of inputs [B, seq_len]
+        (see ModelConfig.canvas_crop), or None when it runs on the whole sequence."""
+        side_max = math.isqrt(self.config.seq_len)
+        if self.config.canvas_crop <= 0 or side_max * side_max != self.config.seq_len:
+            return None
+        used = (inputs != self.config.canvas_pad).view(-1, side_max, side_max).any(0)  # [side_max, side_max]
+        extent = torch.cat((used.any(1).nonzero(), used.any(0).nonzero())).view(-1)  # rows and columns in use
+        side = max(self.config.canvas_crop, int(extent.max()) + 1 if len(extent) else 0)
+        if side >= side_max:
+            return None
+        cells = torch.arange(side, device=inputs.device)
+        return (cells[:, None] * side_max + cells[None, :]).reshape(-1)
+
+    def embed(
+        self,
+        inputs: torch.Tensor,
+        puzzle_identifiers: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Input embedding x [B, prefix + S, hidden]: puzzle-embedding tokens, then the puzzle's tokens: all of
+        them [S = seq_len], or those at `positions` [S] (`inputs` may hold just those already)."""
+        if positions is not None and inputs.shape[-1] != len(positions):
+            inputs = inputs[:, positions]
         x = self.embed_tokens(inputs.to(torch.int32))
         if self.config.puzzle_emb_ndim > 0:
             if puzzle_identifiers is None:
@@ -251,20 +277,29 @@ class RecursiveReasoningModel(nn.Module):
             puzzle = F.pad(puzzle, (0, pad)).view(-1, self.num_prefix_tokens, self.config.hidden_size)
             x = torch.cat((puzzle, x), dim=-2)
         if self.config.pos_encodings == "learned":
-            x = 0.707106781 * (x + self.embed_pos.embedding_weight)
+            pos = self.embed_pos.embedding_weight
+            x = 0.707106781 * (x + (pos if positions is None else pos[self._with_prefix(positions)]))
         return self.embed_scale * x
 
-    def initial_carry(self, batch_size: int) -> Carry:
+    def initial_carry(self, batch_size: int, positions: torch.Tensor | None = None) -> Carry:
         """The state a new puzzle starts from: H_init / L_init broadcast over every position."""
-        shape = (batch_size, self.config.total_len, self.config.hidden_size)
+        length = self.config.total_len if positions is None else self.num_prefix_tokens + len(positions)
+        shape = (batch_size, length, self.config.hidden_size)
         return Carry(self.H_init.expand(shape).clone(), self.L_init.expand(shape).clone())
 
-    def _rotary(self) -> tuple[torch.Tensor, torch.Tensor] | None:
-        return self.rotary(self.device) if self.rotary is not None else None
+    def _with_prefix(self, positions: torch.Tensor) -> torch.Tensor:
+        """Sequence positions of the prefix tokens followed by the puzzle cells at `positions`."""
+        prefix = torch.arange(self.num_prefix_tokens, device=positions.device)
+        return torch.cat((prefix, positions + self.num_prefix_tokens))
 
-    def reason(self, carry: Carry, x: torch.Tensor) -> Carry:
+    def _rotary(self, positions: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if self.rotary is None:
+            return None
+        return self.rotary(self.device, None if positions is None else self._with_prefix(positions))
+
+    def reason(self, carry: Carry, x: torch.Tensor, positions: torch.Tensor | None = None) -> Carry:
         """The recursion of one ACT step. Only the final cycle carries gradients, as published."""
-        rotary = self._rotary()
+        rotary = self._rotary(positions)
         answer_net = self.H_level if self.config.arch == "hrm" else self.L_level
         z_H, z_L = carry.z_H, carry.z_L
         cycles = self.config.H_cycles
@@ -298,14 +333,21 @@ class RecursiveReasoningModel(nn.Module):
         q = ((z_H[:, 0, None, :] * self.q_head.weight).sum(-1) + self.q_head.bias).float()
         return logits, q[..., 0], q[..., 1]
 
-    def step(self, carry: Carry, x: torch.Tensor) -> StepOutput:
-        """One ACT step from `carry` given the input embedding `x` (inference; the carry is detached)."""
-        new = self.reason(carry, x)
+    def step(self, carry: Carry, x: torch.Tensor, positions: torch.Tensor | None = None) -> StepOutput:
+        """One ACT step from `carry` given the input embedding `x` (inference; the carry is detached).
+        With `positions` (a canvas crop), the logits cover just those cells."""
+        new = self.reason(carry, x, positions)
         return StepOutput(Carry(new.z_H.detach(), new.z_L.detach()), *self.heads(new.z_H))
 
-    def forward(self, carry: Carry, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor | None = None) -> StepOutput:
+    def forward(
+        self,
+        carry: Carry,
+        inputs: torch.Tensor,
+        puzzle_identifiers: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
+    ) -> StepOutput:
         """One ACT step from tokens, keeping the graph of its last cycle (training, DDP)."""
-        new = self.reason(carry, self.embed(inputs, puzzle_identifiers))
+        new = self.reason(carry, self.embed(inputs, puzzle_identifiers, positions), positions)
         return StepOutput(new, *self.heads(new.z_H))
 
     def halts(

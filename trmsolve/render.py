@@ -14,6 +14,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -32,9 +33,12 @@ BAR_WIDTH = 10
 
 def verdict_style(verdict: Verdict) -> tuple[str, str]:
     """Mark and colour: red when the answer breaks the rules or differs from the known answer (exit code 1),
-    yellow when it is valid with a catch (a maze path that is not a shortest one), green otherwise."""
+    a neutral "?" when nothing could check it, yellow when it is valid with a catch (a maze path that is not
+    a shortest one), green otherwise: ✓ always means checked and right."""
     if not verdict.valid or verdict.correct is False:
         return "✗", "bold red"
+    if not verdict.checked:
+        return "?", "bold cyan"
     if verdict.problems:
         return "~", "bold yellow"
     return "✓", "bold green"
@@ -121,7 +125,9 @@ class Tracer:
             self.console.print(frame, "")
             return
         if self.live is None:
-            self.live = Live(frame, console=self.console, auto_refresh=False)
+            self.live = Live(
+                frame, console=self.console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False
+            )
             self.live.start(refresh=True)
         else:
             self.live.update(frame, refresh=True)
@@ -135,26 +141,29 @@ class Tracer:
             self.live = None
 
 
+def live_progress(console: Console, *columns: ProgressColumn | str) -> Progress:
+    """A transient progress display on `console` (stderr) that leaves sys.stdout alone.
+
+    Rich's live displays redirect sys.stdout into themselves by default, which would send JSON Lines
+    written to stdout onto the terminal whenever stderr is one; data must never pass through progress.
+    """
+    return Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False)
+
+
 def progress_bar(console: Console) -> Progress:
     """A spinner with counts and speed for a batch whose size is not known in advance (inputs stream)."""
-    return Progress(
+    return live_progress(
+        console,
         SpinnerColumn(),
         TextColumn("{task.completed} puzzles · {task.fields[valid]} valid · {task.fields[rate]:.1f}/s"),
         TimeElapsedColumn(),
-        console=console,
-        transient=True,
     )
 
 
 def count_bar(console: Console) -> Progress:
     """A bar for work of known size (ARC runs, adaptation steps): description, done/total, time left."""
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
+    return live_progress(
+        console, TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
     )
 
 

@@ -11,7 +11,9 @@ The recipe (TRM paper, section 4 and the published `pretrain.py`):
   when no_ACT_continue is false), divided by the batch size.
 - AdamW (0.9, 0.95) with linear warmup and cosine decay; sign-SGD for puzzle embeddings; an EMA of the
   weights is what gets evaluated and exported.
-bf16 autocast runs the matmuls in bfloat16 on CPU and GPU; master weights stay float32.
+With dtype bfloat16 (what `auto` picks on hardware with native bf16 matmuls) autocast runs the matmuls in
+bfloat16; master weights stay float32. A run can start from a trained model's weights (`init`) with a fresh
+optimiser and schedule: that is how training continues on another machine from the shipped weights.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import torch.nn.functional as F
 from trmsolve.checkpoint import TASK_ENCODINGS, save_model
 from trmsolve.config import TASK_SHAPES, CheckpointInfo, ModelConfig
 from trmsolve.errors import TrmsolveError
+from trmsolve.hardware import resolve_dtype
 from trmsolve.inference import final, refine
 from trmsolve.model import Carry, RecursiveReasoningModel
 
@@ -65,7 +68,8 @@ class TrainConfig:
     ema_rate: float = 0.999
     loss: str = "stablemax"  # or "softmax"
     augment: bool = True
-    bf16: bool = True
+    dtype: str = "auto"  # of the matmuls: auto, float32, bfloat16 (autocast)
+    init: str | None = None  # start from this model's weights (a bundled name or directory), fresh optimiser
     seed: int = 0
     max_minutes: float | None = None
     checkpoint_minutes: float = 5.0
@@ -79,6 +83,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         data = dict(data)
+        if "bf16" in data:  # runs written before `dtype`
+            data["dtype"] = "bfloat16" if data.pop("bf16") else "float32"
         data["model"] = ModelConfig.from_dict(data["model"])
         data["betas"] = tuple(data["betas"])
         return cls(**data)
@@ -273,12 +279,24 @@ class Trainer:
         self.eval_data = load_data(config.task, config.eval_data) if config.eval_data else None
         if self.data.identifiers is not None:  # ARC: one puzzle embedding per identifier of the data set
             config.model = dataclasses.replace(config.model, num_puzzle_identifiers=len(self.data.identifiers))
+        initial = load_initial_weights(config)
         model_config = config.model
         info = CheckpointInfo(
             task=config.task, default_steps=model_config.halt_max_steps, encoding=TASK_ENCODINGS.get(config.task, {})
         )
         self.model = RecursiveReasoningModel(model_config, info).to(self.device)
+        if initial is not None:
+            self.model.load_state_dict(initial)
         self.model.identifiers = self.data.identifiers
+        self.autocast_dtype = resolve_dtype(config.dtype, self.device)
+        # A canvas crop: every training example runs on the same top-left square, the one holding them all.
+        self.positions = self.model.canvas_positions(torch.from_numpy(self.data.inputs))
+        if self.positions is not None:
+            cells = self.positions.numpy()
+            self.data = dataclasses.replace(
+                self.data, inputs=self.data.inputs[:, cells], labels=self.data.labels[:, cells]
+            )
+            self.positions = self.positions.to(self.device)
         self.net: torch.nn.Module = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -342,13 +360,13 @@ class Trainer:
     def _refill(self, fresh: dict[str, torch.Tensor]) -> Slots:
         """Put fresh puzzles into halted slots and reset their carry, as the published ACT wrapper does."""
         if self.slots is None:
-            carry = self.model.initial_carry(len(fresh["inputs"]))
+            carry = self.model.initial_carry(len(fresh["inputs"]), self.positions)
             halted = torch.ones(len(fresh["inputs"]), dtype=torch.bool, device=self.device)
             return Slots(fresh, carry, torch.zeros_like(halted, dtype=torch.long), halted)
         s = self.slots
         h = s.halted
         batch = {k: torch.where(h.view(-1, *([1] * (v.ndim - 1))), fresh[k], v) for k, v in s.batch.items()}
-        init = self.model.initial_carry(len(h))
+        init = self.model.initial_carry(len(h), self.positions)
         carry = Carry(
             torch.where(h.view(-1, 1, 1), init.z_H, s.carry.z_H), torch.where(h.view(-1, 1, 1), init.z_L, s.carry.z_L)
         )
@@ -361,9 +379,10 @@ class Trainer:
         slots = self._refill(fresh)
         self.samples += int(slots.halted.sum()) * self.world
         batch = slots.batch
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=config.bf16)
+        bf16 = self.autocast_dtype == torch.bfloat16
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16)
         with autocast:
-            out = self.net(slots.carry, batch["inputs"], batch["puzzle_identifiers"])
+            out = self.net(slots.carry, batch["inputs"], batch["puzzle_identifiers"], self.positions)
         logits, q_halt, q_continue = out.logits, out.q_halt_logits, out.q_continue_logits
         labels = batch["labels"]
         valid = labels != IGNORE_LABEL
@@ -386,7 +405,10 @@ class Trainer:
         if not model.config.no_ACT_continue:
             with torch.no_grad(), autocast:  # the continue target: the next step's best Q, as published
                 nxt = model(
-                    Carry(out.carry.z_H.detach(), out.carry.z_L.detach()), batch["inputs"], batch["puzzle_identifiers"]
+                    Carry(out.carry.z_H.detach(), out.carry.z_L.detach()),
+                    batch["inputs"],
+                    batch["puzzle_identifiers"],
+                    self.positions,
                 )
                 target = torch.sigmoid(
                     torch.where(last, nxt.q_halt_logits, torch.maximum(nxt.q_halt_logits, nxt.q_continue_logits))
@@ -593,6 +615,24 @@ def evaluate(
     return results
 
 
+def load_initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
+    """The state dict of `config.init`, whose architecture replaces `config.model` (data sizes must agree)."""
+    if not config.init:
+        return None
+    from trmsolve.models import load_model
+
+    model = load_model(config.init, dtype="float32", task=config.task)
+    if model.info.task not in (None, config.task):
+        raise TrmsolveError(f"{config.init}: a {model.info.task} model cannot start a {config.task} run")
+    if model.config.num_puzzle_identifiers != config.model.num_puzzle_identifiers:
+        raise TrmsolveError(
+            f"{config.init}: has {model.config.num_puzzle_identifiers} puzzle identifiers, "
+            f"the data {config.model.num_puzzle_identifiers}"
+        )
+    config.model = model.config
+    return model.state_dict()
+
+
 def default_model_config(task: str, **overrides: Any) -> ModelConfig:
     """A CPU-sized TRM for the task; the published 512-wide models are much slower to train here."""
     seq_len, vocab = TASK_SHAPES[task]
@@ -633,6 +673,7 @@ def train(config: TrainConfig, *, resume: bool = True, log: Callable[[str], None
             "eval_size",
             "threads",
             "total_steps",
+            "dtype",
         )
         keep = {k: getattr(config, k) for k in session}
         config = TrainConfig.from_dict({**saved, **keep})

@@ -8,6 +8,8 @@ Several generators, so that a model learns to find paths rather than one algorit
   rectangular rooms cleared.
 - "organic": a perfect maze grown cell by cell with no lattice: corridors turn anywhere, walls of any
   thickness.
+- "obstacles": no corridors at all: an open field with 15-30% of its cells walled at random (the largest
+  open region is kept), the kind of grid path-finding benchmarks use.
 
 Cellular-automaton caves were tried and left out: their open chambers give nearly every pair of cells
 several shortest paths; from a random start, the longest unique one is typically 8-17 steps.
@@ -25,8 +27,10 @@ is wall. Path length and rating are counted in steps from S to G (path cells + 1
 from __future__ import annotations
 
 import csv
+import math
 import random
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -49,7 +53,7 @@ from trmsolve.kinds.maze import (
 
 HEADER = ("source", "question", "answer", "rating")
 PERFECT = ("dfs", "prim", "kruskal", "wilson")
-ALGORITHMS = (*PERFECT, "rooms", "organic")
+ALGORITHMS = (*PERFECT, "rooms", "organic", "obstacles")
 HARD_ALGORITHMS = ("dfs", "kruskal", "wilson", "organic")  # the ones whose 30x30 mazes often have paths > 110
 HARD_PATH = 110  # Maze-Hard keeps mazes whose shortest path is longer than this
 SMALL_SIDES = (5, 27)  # side lengths of the smaller mazes; a 30x30 maze's open area spans >= 28 cells
@@ -238,6 +242,30 @@ def _organic(h: int, w: int, rnd: random.Random) -> np.ndarray:
     return np.array(is_open).reshape(h + 2, width)[1:-1, 1:-1]
 
 
+def _obstacles(h: int, w: int, rnd: random.Random) -> np.ndarray | None:
+    """An open field with random wall cells; the largest 4-connected open region (None if it is tiny)."""
+    density = rnd.uniform(0.15, 0.3)
+    field = np.array([[rnd.random() >= density for _ in range(w)] for _ in range(h)])
+    region = np.zeros((h, w), np.int32)
+    sizes = [0]
+    for cell in map(tuple, np.argwhere(field)):
+        if region[cell]:
+            continue
+        sizes.append(0)
+        stack = [cell]
+        region[cell] = len(sizes) - 1
+        while stack:
+            y, x = stack.pop()
+            sizes[-1] += 1
+            for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                ny, nx = y + dy, x + dx
+                if 0 <= ny < h and 0 <= nx < w and field[ny, nx] and not region[ny, nx]:
+                    region[ny, nx] = region[y, x]
+                    stack.append((ny, nx))
+    best = int(np.argmax(sizes))
+    return region == best if sizes[best] >= 4 else None
+
+
 def _spans(open_cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns spanned by the open cells (of one grid, or per example of a [N, h, w] stack)."""
     rows, cols = open_cells.any(axis=-1), open_cells.any(axis=-2)
@@ -264,7 +292,12 @@ def _endpoints(open_cells: np.ndarray, min_path: int, rnd: random.Random) -> tup
 
 def generate_one(algorithm: str, h: int, w: int, min_path: int, rnd: random.Random) -> MazeRow | None:
     """One maze of `algorithm` and size hxw, or None when this draw cannot meet the conditions."""
-    open_cells = _organic(h, w, rnd) if algorithm == "organic" else _lattice_maze(algorithm, h, w, rnd)
+    if algorithm == "organic":
+        open_cells = _organic(h, w, rnd)
+    elif algorithm == "obstacles":
+        open_cells = _obstacles(h, w, rnd)
+    else:
+        open_cells = _lattice_maze(algorithm, h, w, rnd)
     if open_cells is None:
         return None
     if (h, w) == (CANVAS, CANVAS) and min(_spans(open_cells)) <= SMALL_SIDES[1]:
@@ -370,13 +403,18 @@ def load_tokens(csv_path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return tokens(questions, "question"), tokens(answers, "answer"), np.array(ratings, dtype=np.int64)
 
 
-_CELLS = np.arange(CANVAS * CANVAS).reshape(CANVAS, CANVAS)
-DIHEDRAL = np.stack([dihedral_transform(_CELLS, k).ravel() for k in range(8)])  # [8, 900] gather indices
+@lru_cache(maxsize=4)
+def dihedral_gathers(side: int) -> np.ndarray:
+    """[8, side*side] gather indices of the eight dihedral transforms of a square (ids as published)."""
+    cells = np.arange(side * side).reshape(side, side)
+    return np.stack([dihedral_transform(cells, k).ravel() for k in range(8)])
 
 
 def augment(inputs: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Each example's input and label under one random dihedral transform of the canvas (ids as published)."""
-    gather = DIHEDRAL[rng.integers(0, len(DIHEDRAL), len(inputs))]
+    """Each example's input and label under one random dihedral transform of its square: the 30x30 canvas,
+    or the top-left square a canvas-cropped model trains on."""
+    gathers = dihedral_gathers(math.isqrt(inputs.shape[1]))
+    gather = gathers[rng.integers(0, len(gathers), len(inputs))]
     return np.take_along_axis(inputs, gather, axis=1), np.take_along_axis(labels, gather, axis=1)
 
 

@@ -112,7 +112,13 @@ class Arc(PuzzleKind):
         details: dict[str, Any] = {"shape": list(answer.shape)}
         if known is not None and problem is None and answer.shape == known.shape:
             details["wrong_cells"] = int(np.count_nonzero(answer != known))
-        return Verdict(valid=problem is None, correct=correct, problems=[problem] if problem else [], details=details)
+        return Verdict(
+            valid=problem is None,
+            correct=correct,
+            problems=[problem] if problem else [],
+            details=details,
+            checked=known is not None,
+        )
 
     def render(
         self,

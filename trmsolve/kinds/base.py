@@ -37,12 +37,15 @@ class Verdict:
     correct: bool | None = None  # equals the known answer; None when no answer is known
     problems: list[str] = field(default_factory=list)  # human-readable, e.g. "3 conflicts"
     details: dict[str, Any] = field(default_factory=dict)  # e.g. {"shortest": True, "path_len": 57}
+    checked: bool = True  # False: nothing could tell right from wrong (an ARC answer with no known output)
 
     @property
     def summary(self) -> str:
-        if self.valid:
-            return "solved" if self.correct in (True, None) else "valid, but differs from the known answer"
-        return "; ".join(self.problems) or "invalid"
+        if not self.valid:
+            return "; ".join(self.problems) or "invalid"
+        if not self.checked:
+            return "unchecked: no known answer to check against"
+        return "solved" if self.correct in (True, None) else "valid, but differs from the known answer"
 
 
 class PuzzleKind:

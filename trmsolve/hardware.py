@@ -1,0 +1,100 @@
+"""Which device and number format to run on: `--device auto` and `--dtype auto`.
+
+bfloat16 pays only where the hardware multiplies it natively: CUDA GPUs with bf16 support, and CPUs with
+AMX or AVX-512 BF16. Elsewhere a CPU emulates it: measured 3x slower than float32 on an AVX-512 CPU without
+BF16 and 150x slower on an AVX2-only one. So `auto` means bfloat16 on those devices and float32 everywhere
+else. The CPU's features are read from /proc/cpuinfo (Linux); where they cannot be read, float32.
+"""
+
+from __future__ import annotations
+
+import platform
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trmsolve.errors import TrmsolveError
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo names of native bf16 matmul instructions
+
+
+class DeviceError(TrmsolveError):
+    """A device that this machine does not have."""
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def available_devices() -> list[str]:
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if _mps_available():
+        found.append("mps")
+    return found
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """`auto` picks CUDA, then Apple MPS, then the CPU; a device the machine lacks is a one-line error."""
+    name = str(device)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
+    try:
+        resolved = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {name!r} (available here: {', '.join(available_devices())})") from None
+    if resolved.type in ("cuda", "mps") and resolved.type not in available_devices():
+        raise DeviceError(f"device {name!r} is not available (available here: {', '.join(available_devices())})")
+    return resolved
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` multiplies bfloat16 matrices natively (and so faster than float32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return any(flag in cpu_flags() for flag in BF16_CPU_FLAGS)
+    return False
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: str | torch.device = "cpu") -> torch.dtype:
+    """`auto` (or None): bfloat16 where the device runs it natively, else float32."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype is None or dtype == "auto":
+        return torch.bfloat16 if native_bf16(resolve_device(device)) else torch.float32
+    if dtype not in DTYPES:
+        raise TrmsolveError(f"unknown dtype {dtype!r} (use auto, float32 or bfloat16)")
+    return DTYPES[dtype]
+
+
+def describe(device: str = "auto") -> dict[str, Any]:
+    """What `trmsolve version --json` reports about the machine, and what `auto` picks on it."""
+    resolved = resolve_device(device)
+    return {
+        "device": str(resolved),
+        "devices": available_devices(),
+        "machine": platform.machine(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": native_bf16(resolved),
+        "auto_dtype": str(resolve_dtype("auto", resolved)).removeprefix("torch."),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }

@@ -1,0 +1,135 @@
+"""Models by name: where `--model` finds one (bundled, a directory, a published checkpoint, the Hub) and the
+listing of `trmsolve models`.
+
+This module sits above `checkpoint` (our format and the published one) and `hub` (Hugging Face), so the two
+never import each other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trmsolve.checkpoint import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    bundled_dir,
+    bundled_names,
+    load_model_dir,
+    load_published,
+    read_config,
+)
+from trmsolve.errors import CheckpointError
+from trmsolve.hardware import resolve_device, resolve_dtype
+from trmsolve.hub import KNOWN_CHECKPOINTS, cached_models, load_hub_model
+from trmsolve.model import RecursiveReasoningModel
+
+
+def load_model(
+    source: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype | None = None,
+    config: str | Path | dict[str, Any] | None = None,
+    task: str | None = None,
+) -> RecursiveReasoningModel:
+    """Load a model for inference from a bundled name, one of our directories, a published checkpoint
+    file, or `hf:OWNER/REPO[/SUBDIR][@REVISION]`. Returns it in eval mode on `device` in `dtype`."""
+    text = str(source)
+    path = Path(text).expanduser()
+    if text.startswith("hf:"):
+        model = load_hub_model(text[3:], config=config, task=task)
+    elif path.is_dir():
+        if (path / CONFIG_FILE).exists():
+            model = load_model_dir(path)
+        else:
+            steps = sorted(path.glob("step_*"), key=lambda p: int(re.sub(r"\D", "", p.name) or 0))
+            steps = steps or sorted(path.glob("*.pt"))
+            if not steps:
+                raise CheckpointError(f"{path}: neither a trmsolve model (config.json) nor a published run")
+            model = load_published(steps[-1], config=config, task=task)  # the latest step of the run
+    elif path.is_file():
+        model = load_published(path, config=config, task=task)
+    elif (bundled := bundled_dir(text)) is not None:
+        model = load_model_dir(bundled)
+    else:
+        known = ", ".join(bundled_names()) or "none"
+        raise CheckpointError(f"{text}: no such model file, directory or bundled model (bundled: {known})")
+    target = resolve_device(device)
+    return model.to(device=target, dtype=resolve_dtype(dtype, target)).eval()
+
+
+# ------------------------------------------------------------------------------------------------ listing
+
+
+@dataclass
+class ModelEntry:
+    """One line of `trmsolve models`: a model to pass to --model, what it is for and how good it is."""
+
+    name: str
+    where: str  # bundled, cached, hub (publisher)
+    task: str | None = None
+    arch: str | None = None
+    parameters: int | None = None
+    headline: str = "not measured"  # one accuracy figure, measured by us or reported by its owner
+    path: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)  # every measured figure (--json)
+
+
+def count_parameters(weights: Path) -> int | None:
+    """Parameters in a safetensors file, read from its header alone (no tensor is loaded)."""
+    try:
+        with open(weights, "rb") as f:
+            (size,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(size))
+    except (OSError, ValueError, struct.error):
+        return None
+    total = 0
+    for name, entry in header.items():
+        if name != "__metadata__" and not name.endswith(("H_init", "L_init")):
+            count = 1
+            for dim in entry["shape"]:
+                count *= dim
+            total += count
+    return total
+
+
+def headline(metrics: dict[str, Any]) -> str:
+    """The figure that says most about a model: its test set's exact accuracy (or ARC pass@2)."""
+    entry = metrics.get("test") or next((v for v in metrics.values() if isinstance(v, dict)), None)
+    if not entry:
+        return "not measured"
+    if "pass@2" in entry:
+        return f"pass@2 {entry['pass@2']:.0%} on {entry.get('tasks', '?')} held-out tasks"
+    if "verified" in entry:
+        return f"{entry['verified']['exact']:.1%} of {entry['n']:,} held-out (verified solving)"
+    mode = "halting" if "halting" in entry else "all_steps"
+    if mode not in entry:
+        return "not measured"
+    return f"{entry[mode]['exact']:.1%} of {entry['n']:,} held-out ({mode.replace('_', ' ')})"
+
+
+def list_models() -> list[ModelEntry]:
+    """Bundled models, models in the Hugging Face cache, and the known public checkpoints to fetch."""
+    places = [(name, "bundled", bundled_dir(name)) for name in bundled_names()]
+    places += [(cached.spec, "cached", cached.local) for cached in cached_models()]
+    entries = []
+    for name, where, path in places:
+        entry = ModelEntry(name, where, path=None if path is None else str(path))
+        if path is not None and (path / CONFIG_FILE).exists():  # None: a published checkpoint, converted on use
+            model_config, info = read_config(path)
+            entry.task, entry.arch, entry.metrics = info.task, model_config.arch, info.metrics
+            entry.parameters = count_parameters(path / WEIGHTS_FILE)
+            entry.headline = headline(info.metrics)
+        entries.append(entry)
+    entries += [
+        ModelEntry(f"hf:{k.repo_id}", f"hub ({k.publisher})", k.task, k.arch, headline=f"{k.reported} (reported)")
+        for k in KNOWN_CHECKPOINTS
+    ]
+    return entries
