@@ -83,7 +83,7 @@ def test_parse_pads_editor_stripped_rows_only() -> None:
     # A file that keeps trailing spaces, or writes open cells as '.', was not stripped: a short row is a typo.
     for text in ["####\n#S  \n# #G\n#  \n####", "####\n#S..\n# #G\n#..\n####"]:
         (error,) = parse(text)
-        assert isinstance(error, PuzzleParseError) and str(error).startswith("m.txt:4: row is 3 wide")
+        assert isinstance(error, PuzzleParseError) and str(error).startswith("m.txt:4: row is 3 wide, the other rows 4")
 
 
 @pytest.mark.parametrize(

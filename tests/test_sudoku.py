@@ -79,7 +79,7 @@ def test_one_line_collection_with_comments_notes_and_blank_lines() -> None:
 
 
 def test_bad_lines_are_reported_with_file_and_line_and_parsing_goes_on() -> None:
-    text = f"{EASY}\n{EASY[:79]}\n# fine\n{EASY}x\n{EASY}1\n{EASY}\n"
+    text = f"{EASY}\n{EASY[:79]}\n# fine\n{EASY}~\n{EASY}1\n{EASY}\n"
     items = parse(text, "set.txt")
     assert errors(items) == ["set.txt:2: expected 81 cells, found 79", "set.txt:5: expected 81 cells, found 82"]
     assert [p.source for p in puzzles(items)] == ["set.txt:1", "set.txt:4", "set.txt:6"]
@@ -143,9 +143,12 @@ def test_sudoku_extreme_csv_with_answers_ratings_and_bad_rows() -> None:
     assert last.source == "p.csv:6" and last.answer is None and "rating" not in last.meta
 
 
-def test_conflicting_givens_parse_and_the_verifier_reports_them() -> None:
+def test_conflicting_givens_are_bad_input_naming_the_cells_and_the_verifier_reports_them() -> None:
     text = "11" + EASY[2:]
-    [puzzle] = parse(text)
+    [error] = parse(text, "clash.txt")
+    assert isinstance(error, PuzzleParseError)
+    assert str(error) == "clash.txt:1: the givens break the rules: 1 at r1c1 and at r1c2 (same row)"
+    puzzle = Puzzle("sudoku", "clash", grid(text))
     verdict = Sudoku().verify(puzzle, grid(EASY_SOLUTION))
     assert not verdict.valid
     assert verdict.details["given_conflicts"] >= 1

@@ -85,6 +85,12 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: str | torch.device = 
     return DTYPES[dtype]
 
 
+def set_threads(threads: int | None) -> None:
+    """Use `threads` CPU threads for the model's arithmetic (None: torch's default, one per core)."""
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def describe(device: str = "auto") -> dict[str, Any]:
     """What `trmsolve version --json` reports about the machine, and what `auto` picks on it."""
     resolved = resolve_device(device)

@@ -6,6 +6,7 @@ the end only decide where and when views are shown (live on a terminal, as plain
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
@@ -78,7 +79,8 @@ def result_view(kind: PuzzleKind, result: Result) -> RenderableType:
 def trace_frame(kind: PuzzleKind, step: Step) -> RenderableType:
     """One refinement step: a status line (step, changed cells, confidence, halting probability with a bar)
     and the current answer with changed cells highlighted and unsure cells dimmed."""
-    changed = "first answer" if step.changed is None else f"{int(step.changed.sum())} cells changed"
+    count = 0 if step.changed is None else int(step.changed.sum())
+    changed = "first answer" if step.changed is None else f"{count} cell{'s' * (count != 1)} changed"
     confidence = float(step.confidence.mean()) if step.confidence.size else 0.0
     status = Text.assemble(
         (f"step {step.step}/{step.max_steps}", "bold"),
@@ -87,25 +89,39 @@ def trace_frame(kind: PuzzleKind, step: Step) -> RenderableType:
         (" · stops here" if step.last else "", "bold"),
     )
     grid = kind.render(step.puzzle, step.answer, changed=step.changed, confidence=step.confidence)
+    if step.view:  # verified solving moved on to a symmetric view of the puzzle
+        status.append(f" · view {step.view + 1} ({step.symmetry}), shown in the puzzle's own frame", style="cyan")
     return Group(Text(step.puzzle.source, style="dim"), status, grid)
 
 
 def summary_table(summary: Summary) -> Table:
-    """Puzzles, valid, correct (where an answer was known), mean steps, halted and throughput."""
-    table = Table(title="summary", title_justify="left")
-    for name in ("puzzles", "valid", "correct", "mean steps", "halted", "puzzles/s", "time"):
-        table.add_column(name, justify="right")
-    correct = f"{summary.correct}/{summary.known}" if summary.known else "n/a"
-    table.add_row(
-        str(summary.puzzles),
-        f"{summary.valid}/{summary.puzzles}",
-        correct,
-        f"{summary.mean_steps:.2f}",
-        f"{summary.halted}/{summary.puzzles}",
-        f"{summary.puzzles_per_second:.1f}",
-        f"{summary.seconds:.1f} s",
-    )
+    """The batch in one short table that fits a 60-column terminal: one figure a row."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_row("summary", "")
+    rows = [("puzzles", str(summary.puzzles)), ("valid", f"{summary.valid}/{summary.puzzles}")]
+    if summary.routes.get("more steps") or summary.routes.get("other view"):
+        for route in ("as given", "more steps", "other view"):
+            rows.append((f"  {ROUTES[route]}", str(summary.routes.get(route, 0))))
+    if summary.known:
+        rows.append(("correct", f"{summary.correct}/{summary.known}"))
+    rows += [
+        ("mean steps", f"{summary.mean_steps:.2f}"),
+        ("puzzle-steps", f"{summary.total_steps} ({summary.total_steps / max(1, summary.puzzles):.1f} a puzzle)"),
+        ("Q head halted", f"{summary.halted}/{summary.puzzles}"),
+        ("time", f"{summary.seconds:.1f} s ({summary.puzzles_per_second:.1f} puzzles/s)"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
     return table
+
+
+ROUTES = {
+    "as given": "solved as given",  # the puzzle itself, within the checkpoint's own steps
+    "more steps": "after more steps",  # the puzzle itself, past them
+    "other view": "by another view",  # a symmetric view
+}
 
 
 class Tracer:
@@ -114,13 +130,16 @@ class Tracer:
     Puzzles must arrive one at a time (batch size 1), or their frames would interleave.
     """
 
-    def __init__(self, kind: PuzzleKind, console: Console) -> None:
+    def __init__(self, kind: PuzzleKind, console: Console, delay: float = 0.0) -> None:
         self.kind = kind
         self.console = console
+        self.delay = delay  # seconds each frame stays up, so a person can follow the steps
         self.live: Live | None = None
 
     def __call__(self, step: Step) -> None:
         frame = trace_frame(self.kind, step)
+        if self.delay:
+            time.sleep(self.delay)
         if not self.console.is_terminal:
             self.console.print(frame, "")
             return
@@ -151,12 +170,15 @@ def live_progress(console: Console, *columns: ProgressColumn | str) -> Progress:
 
 
 def progress_bar(console: Console) -> Progress:
-    """A spinner with counts and speed for a batch whose size is not known in advance (inputs stream)."""
+    """Puzzles done of all, valid so far, speed, time spent and left; the spinner moves from the first second."""
     return live_progress(
         console,
         SpinnerColumn(),
-        TextColumn("{task.completed} puzzles · {task.fields[valid]} valid · {task.fields[rate]:.1f}/s"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("puzzles · {task.fields[valid]} valid · {task.fields[rate]:.1f}/s"),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
 
 

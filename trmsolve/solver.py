@@ -11,7 +11,6 @@ confidence maps onto the answer's cells by reshaping to the canvas and cropping 
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,14 +23,16 @@ import numpy as np
 
 from trmsolve.errors import PuzzleParseError, TrmsolveError
 from trmsolve.kinds import Puzzle, PuzzleKind, Verdict, get_kind
+from trmsolve.kinds.base import canvas_cells
+from trmsolve.options import SolveOptions
 
 if TYPE_CHECKING:
     from trmsolve.inference import StepRecord
     from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.search import ViewStep
 
 STDIN = "-"
 STDIN_SOURCE = "<stdin>"
-DEFAULT_BATCH_SIZE = 64
 # The bundled model each command uses unless --model says otherwise.
 DEFAULT_MODELS = {"sudoku": "sudoku", "maze": "maze", "arc": "arc-demo"}
 
@@ -113,6 +114,18 @@ class Result:
     confidence: float  # mean over the answer's cells of the probability of the predicted token
     elapsed_ms: float  # from the start of the puzzle's batch until its answer was final and checked
     model: str
+    view: int = 0  # verified solving: the view that settled it (0 = the puzzle as given)
+    symmetry: str = "as given"  # that view's transform
+    total_steps: int | None = None  # puzzle-steps over all views (None: = steps, a single view)
+    trained_steps: int = 16  # the checkpoint's own step count
+
+    @property
+    def route(self) -> str:
+        """How the answer was reached: "as given" (the puzzle itself within the checkpoint's steps), "more
+        steps" (past them) or "other view" (a symmetric view); for the summary's split."""
+        if self.view:
+            return "other view"
+        return "more steps" if self.steps > self.trained_steps else "as given"
 
     @property
     def valid(self) -> bool:
@@ -146,6 +159,10 @@ class Result:
             "confidence": round(self.confidence, 6),
             "elapsed_ms": round(self.elapsed_ms, 3),
             "model": self.model,
+            "view": self.view,
+            "symmetry": self.symmetry,
+            "total_steps": self.steps if self.total_steps is None else self.total_steps,
+            "route": self.route,
         }
 
     def to_json(self) -> str:
@@ -171,7 +188,9 @@ class Summary:
     correct: int = 0
     failed: int = 0  # invalid, or differs from the known answer
     steps: int = 0
+    total_steps: int = 0  # puzzle-steps over every view
     halted: int = 0
+    routes: dict[str, int] = field(default_factory=dict)  # valid results by how they were reached (Result.route)
     started: float = field(default_factory=time.perf_counter)
 
     def add(self, result: Result) -> None:
@@ -179,7 +198,10 @@ class Summary:
         self.valid += result.valid
         self.failed += not result.ok
         self.steps += result.steps
+        self.total_steps += result.steps if result.total_steps is None else result.total_steps
         self.halted += result.halted
+        if result.valid:
+            self.routes[result.route] = self.routes.get(result.route, 0) + 1
         if result.correct is not None:
             self.known += 1
             self.correct += result.correct
@@ -204,6 +226,8 @@ class Summary:
             "correct": self.correct if self.known else None,
             "failed": self.failed,
             "mean_steps": round(self.mean_steps, 3),
+            "total_steps": self.total_steps,
+            "routes": dict(self.routes),
             "halted": self.halted,
             "seconds": round(self.seconds, 3),
             "puzzles_per_second": round(self.puzzles_per_second, 3),
@@ -222,6 +246,8 @@ class Step:
     confidence: np.ndarray  # float, answer-shaped: probability of each cell's predicted token
     q_halt_prob: float
     last: bool  # the puzzle stops after this step
+    view: int = 0  # verified solving: which view this step belongs to (0 = the puzzle as given)
+    symmetry: str = "as given"
 
 
 # --------------------------------------------------------------------------------------------------- solve
@@ -265,79 +291,152 @@ def puzzle_identifier(puzzle: Puzzle, identifiers: dict[str, int]) -> int:
     return identifiers.get(str(puzzle.meta.get("task_id", "")), 0)
 
 
-def cell_values(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Per-position values [seq_len] as a grid of `shape`, read from the top-left of the square canvas."""
-    side = math.isqrt(values.shape[-1])
-    return values.reshape(side, side)[: shape[0], : shape[1]]
-
-
 def solve(
     puzzles: Iterable[Puzzle],
     model: RecursiveReasoningModel,
     *,
     kind: str | PuzzleKind,
-    max_steps: int | None = None,
-    halt: bool = True,
-    halt_threshold: float | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    options: SolveOptions | None = None,
     on_step: Callable[[Step], None] | None = None,
     model_name: str | None = None,
 ) -> Iterator[Result]:
-    """Solve `puzzles` with `model`, yielding a verified `Result` per puzzle, in order, as each batch ends.
+    """Solve `puzzles` with `model`, yielding a checked `Result` per puzzle, in order, as each batch ends.
 
-    Each puzzle stops when the Q head says so (`halt_threshold`: as a probability) or after `max_steps`
-    (default: the checkpoint's); `halt=False` runs every step, as the published evaluation does.
-    `on_step` is called for every puzzle computed in every step (for `--trace`); it costs a decode per
-    puzzle and step, so leave it out when nothing watches.
+    By default (`SolveOptions()`) a kind that can check its answers is solved by verified solving
+    (`trmsolve.search`); otherwise, or with `verify=False`, each puzzle stops when the Q head says so
+    (`halt_threshold`: as a probability) or after `max_steps`, and `halt=False` runs every step, as the
+    published evaluation does. `on_step` is called for every puzzle computed in every step (for `--trace`);
+    it costs a decode per puzzle and step, so leave it out when nothing watches.
     """
-    from trmsolve.inference import refine
-
     kind = as_kind(kind)
+    options = options or SolveOptions()
     check_model(model, kind)
-    if batch_size < 1:
-        raise TrmsolveError(f"batch size must be at least 1, not {batch_size}")
-    max_steps = max_steps or model.info.default_steps or model.config.halt_max_steps
+    if options.batch_size < 1:
+        raise TrmsolveError(f"batch size must be at least 1, not {options.batch_size}")
     name = model_name or str(model.info.provenance.get("name", model.config.arch))
     identifiers = identifier_map(model)
     iterator = iter(puzzles)
-    while batch := list(islice(iterator, batch_size)):
-        started = time.perf_counter()
-        tokens = np.stack([kind.encode(p) for p in batch])
-        ids = np.array([puzzle_identifier(p, identifiers) for p in batch], dtype=np.int64)
-        finished_at = np.zeros(len(batch))
-        previous: dict[int, np.ndarray] = {}
-        record = None
-        for record in refine(model, tokens, ids, max_steps=max_steps, halt=halt, halt_threshold=halt_threshold):
-            finishing = (record.halted & record.active).cpu().numpy()
-            finished_at[finishing] = time.perf_counter() - started
-            if on_step is not None:
-                _report_steps(kind, batch, record, max_steps, previous, on_step)
-        assert record is not None  # a non-empty batch runs at least one step
-        predictions = record.predictions.cpu().numpy()
-        confidence = record.confidence.float().cpu().numpy()
-        q_halt_prob = record.q_halt_prob.float().cpu().numpy()
-        q_says_halt = model.halts(record.q_halt_logits, record.q_continue_logits, halt_threshold).cpu().numpy()
-        steps = record.steps.cpu().numpy()
-        for i, puzzle in enumerate(batch):
-            checked = time.perf_counter()
-            answer = kind.decode(predictions[i], puzzle)
-            verdict = kind.verify(puzzle, answer)
-            cells = cell_values(confidence[i], answer.shape)
-            yield Result(
-                puzzle=puzzle,
-                answer=answer,
-                verdict=verdict,
-                text=kind.to_text(answer),
-                input_text=kind.to_text(puzzle.grid),
-                expected_text=None if puzzle.answer is None else kind.to_text(puzzle.answer),
-                steps=int(steps[i]),
-                max_steps=max_steps,
-                halted=bool(q_says_halt[i]),
-                q_halt_prob=float(q_halt_prob[i]),
-                confidence=float(cells.mean()) if cells.size else 0.0,
-                elapsed_ms=(finished_at[i] + time.perf_counter() - checked) * 1000,
-                model=name,
-            )
+    run = _run_verified if options.verified(kind) else _run_published
+    while batch := list(islice(iterator, options.batch_size)):
+        ids = [puzzle_identifier(p, identifiers) for p in batch]
+        yield from run(model, kind, batch, ids, options, on_step, name)
+
+
+def _result(kind: PuzzleKind, puzzle: Puzzle, answer: np.ndarray, **fields: Any) -> Result:
+    """A Result with the answer checked and written out as the kind writes it."""
+    return Result(
+        puzzle=puzzle,
+        answer=answer,
+        verdict=kind.verify(puzzle, answer),
+        text=kind.to_text(answer),
+        input_text=kind.to_text(puzzle.grid),
+        expected_text=None if puzzle.answer is None else kind.to_text(puzzle.answer),
+        **fields,
+    )
+
+
+def _run_verified(
+    model: RecursiveReasoningModel,
+    kind: PuzzleKind,
+    batch: list[Puzzle],
+    ids: list[int],
+    options: SolveOptions,
+    on_step: Callable[[Step], None] | None,
+    name: str,
+) -> Iterator[Result]:
+    """One batch by verified solving."""
+    from trmsolve.search import solve_verified
+
+    max_steps = options.steps_for(model, kind)
+    trained = model.info.default_steps or model.config.halt_max_steps
+
+    def report(step: ViewStep) -> None:
+        assert on_step is not None
+        previous = shown.get(step.index)
+        changed = None if previous is None or previous.shape != step.answer.shape else previous != step.answer
+        shown[step.index] = step.answer
+        on_step(
+            Step(batch[step.index], step.step, max_steps, step.answer, changed, step.confidence, step.q_halt_prob,
+                 step.last, step.view, step.symmetry)
+        )  # fmt: skip
+
+    shown: dict[int, np.ndarray] = {}
+    outcomes = solve_verified(model, kind, batch, ids, options, report if on_step is not None else None)
+    for puzzle, outcome in zip(batch, outcomes, strict=True):
+        checked = time.perf_counter()
+        result = _result(
+            kind,
+            puzzle,
+            outcome.answer,
+            steps=outcome.view_steps,
+            max_steps=max_steps,
+            halted=outcome.q_halts,
+            q_halt_prob=outcome.q_halt_prob,
+            confidence=outcome.confidence,
+            elapsed_ms=outcome.seconds * 1000,
+            model=name,
+            view=outcome.view,
+            symmetry=outcome.symmetry,
+            total_steps=outcome.total_steps,
+            trained_steps=trained,
+        )
+        result.elapsed_ms += (time.perf_counter() - checked) * 1000
+        yield result
+
+
+def _run_published(
+    model: RecursiveReasoningModel,
+    kind: PuzzleKind,
+    batch: list[Puzzle],
+    ids: list[int],
+    options: SolveOptions,
+    on_step: Callable[[Step], None] | None,
+    name: str,
+) -> Iterator[Result]:
+    """One batch by the published rule: one view, the Q head (or every step) decides when to stop."""
+    from trmsolve.inference import refine
+
+    max_steps = options.steps_for(model, kind)
+    started = time.perf_counter()
+    tokens = np.stack([kind.encode(p) for p in batch])
+    finished_at = np.zeros(len(batch))
+    previous: dict[int, np.ndarray] = {}
+    record = None
+    steps_run = refine(
+        model, tokens, np.array(ids, dtype=np.int64), max_steps=max_steps, halt=options.halt,
+        halt_threshold=options.halt_threshold,
+    )  # fmt: skip
+    for record in steps_run:
+        finishing = (record.halted & record.active).cpu().numpy()
+        finished_at[finishing] = time.perf_counter() - started
+        if on_step is not None:
+            _report_steps(kind, batch, record, max_steps, previous, on_step)
+    assert record is not None  # a non-empty batch runs at least one step
+    predictions = record.predictions.cpu().numpy()
+    confidence = record.confidence.float().cpu().numpy()
+    q_halt_prob = record.q_halt_prob.float().cpu().numpy()
+    q_says_halt = model.halts(record.q_halt_logits, record.q_continue_logits, options.halt_threshold).cpu().numpy()
+    steps = record.steps.cpu().numpy()
+    trained = model.info.default_steps or model.config.halt_max_steps
+    for i, puzzle in enumerate(batch):
+        checked = time.perf_counter()
+        answer = kind.decode(predictions[i], puzzle)
+        cells = canvas_cells(confidence[i], answer.shape)
+        result = _result(
+            kind,
+            puzzle,
+            answer,
+            steps=int(steps[i]),
+            max_steps=max_steps,
+            halted=bool(q_says_halt[i]),
+            q_halt_prob=float(q_halt_prob[i]),
+            confidence=float(cells.mean()) if cells.size else 0.0,
+            elapsed_ms=0.0,
+            model=name,
+            trained_steps=trained,
+        )
+        result.elapsed_ms = (finished_at[i] + time.perf_counter() - checked) * 1000
+        yield result
 
 
 def _report_steps(
@@ -368,7 +467,7 @@ def _report_steps(
                 max_steps=max_steps,
                 answer=answer,
                 changed=changed,
-                confidence=cell_values(confidence[j], answer.shape),
+                confidence=canvas_cells(confidence[j], answer.shape),
                 q_halt_prob=float(q_halt_prob[j]),
                 last=bool(halted[j]),
             )

@@ -6,7 +6,8 @@ in `trmsolve.kinds.KINDS`. Nothing here imports torch: parsing and verifying mus
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -46,6 +47,37 @@ class Verdict:
         if not self.checked:
             return "unchecked: no known answer to check against"
         return "solved" if self.correct in (True, None) else "valid, but differs from the known answer"
+
+
+def canvas_cells(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Per-position values [seq_len] as a grid of `shape`, read from the top-left of the square canvas."""
+    side = math.isqrt(values.shape[-1])
+    return values.reshape(side, side)[: shape[0], : shape[1]]
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """A transform of a puzzle's grid that maps its solutions one to one onto the transformed puzzle's.
+
+    `forward` maps a puzzle (or answer) grid into the view, `inverse` maps an answer in the view back.
+    """
+
+    name: str  # e.g. "as given", "digits 931..., transposed"
+    forward: Callable[[np.ndarray], np.ndarray]
+    inverse: Callable[[np.ndarray], np.ndarray]
+    inverse_cells: Callable[[np.ndarray], np.ndarray] | None = None  # per-cell values (confidence) back; None: inverse
+
+    def cells_back(self, values: np.ndarray) -> np.ndarray:
+        """Per-cell values of the view (e.g. confidence) at the puzzle's own cells."""
+        return (self.inverse_cells or self.inverse)(values)
+
+    def apply(self, puzzle: Puzzle) -> Puzzle:
+        """The puzzle as this view sees it (its known answer too)."""
+        answer = None if puzzle.answer is None else self.forward(puzzle.answer)
+        return Puzzle(puzzle.kind, puzzle.source, self.forward(puzzle.grid), answer, dict(puzzle.meta))
+
+
+IDENTITY = Symmetry("as given", lambda grid: grid, lambda grid: grid, lambda values: values)
 
 
 class PuzzleKind:
@@ -94,3 +126,14 @@ class PuzzleKind:
     def to_text(self, grid: np.ndarray) -> str:
         """A plain-text form of a grid, as stored in JSON output (e.g. 81 digits for Sudoku)."""
         raise NotImplementedError
+
+    def accepts(self, puzzle: Puzzle, answer: np.ndarray) -> bool | None:
+        """Whether `answer` certainly solves `puzzle`, checked without knowing the solution; None when this
+        kind cannot tell (then the model's halting head decides when to stop). Verified solving stops a
+        puzzle at the first answer accepted here."""
+        return None
+
+    def symmetries(self, puzzle: Puzzle, count: int, seed: int, allowed: Collection[str] | None) -> list[Symmetry]:
+        """`count` views of `puzzle` for retries, the first the puzzle as given; only transform families in
+        `allowed` (what the model was trained with; None: the kind's default). One view by default."""
+        return [IDENTITY]

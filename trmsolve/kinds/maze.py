@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from trmsolve.errors import PuzzleParseError
-from trmsolve.kinds.base import Puzzle, PuzzleKind, Verdict
+from trmsolve.kinds.base import IDENTITY, Puzzle, PuzzleKind, Symmetry, Verdict
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -162,19 +162,37 @@ def _read_rows(rows: list[str], lines: list[int], source: str) -> np.ndarray:
             )
         if len(row) > CANVAS:
             raise PuzzleParseError(f"maze is {len(row)} wide, the model's canvas is {CANVAS}x{CANVAS}", source, line)
-    stripped = not any(row.endswith(" ") or "." in row for row in rows)
+    full = [row for row in rows if len(row) == width]
+    walled = set(rows[0]) == set(rows[-1]) == {"#"} and len(rows[0]) == len(rows[-1]) == width
+    walled = walled and all(row.endswith("#") for row in full)  # a wall all round: no row lost its end
+    stripped = not walled and not any(row.endswith(" ") or "." in row for row in rows)
     for row, line in zip(rows, lines, strict=True):
         if len(row) < width and not stripped:
-            raise PuzzleParseError(
-                f"row is {len(row)} wide, the maze is {width} wide (and the file keeps trailing spaces or "
-                "uses '.', so stripped spaces cannot explain it)",
-                source,
-                line,
+            why = (
+                "a maze walled all round has rows of one width"
+                if walled
+                else "the file keeps trailing spaces or uses '.', so stripped spaces cannot explain it"
             )
+            raise PuzzleParseError(f"row is {len(row)} wide, the other rows {width} ({why})", source, line)
     grid = np.full((len(rows), width), OPEN, np.uint8)
     for i, row in enumerate(rows):
         grid[i, : len(row)] = np.frombuffer(row.replace(".", " ").encode(), np.uint8)
     return grid
+
+
+def _dihedral(k: int) -> Symmetry:
+    """Rotation by k x 90 degrees (k < 4), or a transpose followed by one (k >= 4)."""
+    if k == 0:
+        return IDENTITY
+
+    def forward(grid: np.ndarray) -> np.ndarray:
+        return np.rot90(grid.T if k >= 4 else grid, k % 4).copy()
+
+    def inverse(grid: np.ndarray) -> np.ndarray:
+        back = np.rot90(grid, -(k % 4))
+        return (back.T if k >= 4 else back).copy()
+
+    return Symmetry(f"rotated {90 * (k % 4)} degrees" + (" after a transpose" if k >= 4 else ""), forward, inverse)
 
 
 def _check_maze(grid: np.ndarray, source: str, lines: list[int]) -> None:
@@ -307,6 +325,19 @@ class Maze(PuzzleKind):
     def decode(self, tokens: np.ndarray, puzzle: Puzzle) -> np.ndarray:
         height, width = puzzle.grid.shape
         return TOKEN_TO_CHAR[np.asarray(tokens).reshape(CANVAS, CANVAS)[:height, :width]]
+
+    def accepts(self, puzzle: Puzzle, answer: np.ndarray) -> bool:
+        """A path of 'o' from S to G through open cells, as short as the shortest: certainly right."""
+        verdict = self.verify(puzzle, answer)
+        return verdict.valid and verdict.details.get("shortest") is True
+
+    def symmetries(self, puzzle: Puzzle, count: int, seed: int, allowed: Collection[str] | None) -> list[Symmetry]:
+        """The eight rotations and reflections, when the model was trained with them (its config lists
+        "dihedral"): published Maze-Hard models were not, and lose accuracy on transformed mazes."""
+        if not allowed or "dihedral" not in allowed:
+            return [IDENTITY]
+        order = [0, *(np.random.default_rng(seed).permutation(7) + 1)]
+        return [_dihedral(k) for k in order[:count]]
 
     def verify(self, puzzle: Puzzle, answer: np.ndarray) -> Verdict:
         """Valid = the answer keeps the maze and marks a simple path of 'o' cells from S to G.

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trmsolve.errors import PuzzleParseError
-from trmsolve.kinds.base import Puzzle, PuzzleKind, Verdict
+from trmsolve.kinds.base import IDENTITY, Puzzle, PuzzleKind, Symmetry, Verdict
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -197,10 +197,13 @@ def _cells(grid: np.ndarray | Sequence[int] | str) -> list[int]:
 
 # ---------------------------------------------------------------------------------------------- parsing
 
-_BLANKS = "0._*"
+_BLANKS = "0._*?xX-"  # what people write for an empty cell; a space too, in a fixed-width 9-column grid
+BLANKS_HINT = "blanks: 0 . _ * ? x -, or spaces in a 9-column grid"
 _CELL_VALUE = {ch: 0 for ch in _BLANKS} | {str(d): d for d in range(1, 10)}
-_CELL_RUN = re.compile(r"[0-9._*]+")
-_LETTER = re.compile(r"[A-Za-z]")
+_CELL_RUN = re.compile(r"[0-9._*?xX-]+")
+_LETTER = re.compile(r"[A-WYZa-wyz]")  # x is a blank, not a letter of a header
+_SEPARATOR = re.compile(r"^[-+=|:\s]*$")  # "------+-------+------", "=====", "|"
+_FIXED_ROW = re.compile(r"^[0-9 ._*?xX-]{1,9}$")  # a grid row with spaces as blanks: "53  7    "
 _COMMENT = re.compile(r"#|//")
 # CSV header names for the puzzle and its answer, as published data sets spell them.
 _QUESTION_COLUMNS = ("question", "puzzle", "quizzes", "quiz", "puzzles")
@@ -249,12 +252,18 @@ class _GridCollector:
             yield PuzzleParseError(f"grid has {len(rows)} rows, expected 9", self.source, self.start)
 
 
+def _is_separator(text: str) -> bool:
+    """A line between grid bands; nine dashes alone are a row of blanks, not a separator."""
+    return bool(_SEPARATOR.match(text)) and (any(ch in text for ch in "+=|:") or text.count("-") not in (9, 81))
+
+
 def _parse_lines(lines: list[str], source: str) -> Iterator[Puzzle | PuzzleParseError]:
     """One-line puzzles and 9-line grids, mixed freely, with comments, headers and separator lines."""
     grid = _GridCollector(source)
     for number, raw in enumerate(lines, start=1):
-        text = _COMMENT.split(raw, maxsplit=1)[0].strip()
-        if not text:
+        unstripped = _COMMENT.split(raw, maxsplit=1)[0].rstrip("\r\n")
+        text = unstripped.strip()
+        if not text or _is_separator(text):
             continue
         runs = _CELL_RUN.findall(text)
         whole = next((r for r in runs if len(r) > 9), None)  # longer than a grid row: a one-line puzzle
@@ -262,8 +271,10 @@ def _parse_lines(lines: list[str], source: str) -> Iterator[Puzzle | PuzzleParse
             yield from grid.flush()
             continue
         cells = whole if whole is not None else "".join(runs)
-        if not cells:  # a separator line such as "------+-------+------"
+        if not cells:
             continue
+        if whole is None and len(cells) < 9 and " " in text and _FIXED_ROW.match(unstripped.rstrip()):
+            cells = unstripped.rstrip().ljust(9).replace(" ", "0")  # spaces as blanks; trailing ones stripped
         if whole is None and len(cells) == 9:
             puzzle = grid.add(cells, number)
             if puzzle is not None:
@@ -340,6 +351,58 @@ def _conflicts(grid: np.ndarray) -> tuple[int, np.ndarray]:
     return int(clash.sum()) // 2, clash.any(axis=1).reshape(9, 9)
 
 
+def _first_clash(grid: np.ndarray) -> str | None:
+    """The first two givens that break the rules, named as r1c1-style cells (None when they do not)."""
+    values = grid.reshape(81)
+    for unit, name in zip(UNITS, ["row"] * 9 + ["column"] * 9 + ["box"] * 9, strict=True):
+        seen: dict[int, int] = {}
+        for cell in unit:
+            digit = int(values[cell])
+            if digit and digit in seen:
+                a, b = (f"r{c // 9 + 1}c{c % 9 + 1}" for c in (seen[digit], cell))
+                return f"the givens break the rules: {digit} at {a} and at {b} (same {name})"
+            seen.setdefault(digit, cell)
+    return None
+
+
+def _line_of(source: str) -> int | None:
+    """The line number at the end of a puzzle's "path:line" source."""
+    tail = source.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+SYMMETRY_FAMILIES = ("digits", "bands", "stacks", "transpose")  # what the published Sudoku-Extreme builder augments
+
+
+def _line_order(rng: np.random.Generator) -> np.ndarray:
+    """Rows (or columns) reordered as Sudoku allows: the three bands shuffled, and the lines within each."""
+    return np.concatenate([band * 3 + rng.permutation(3) for band in rng.permutation(3)])
+
+
+def _symmetry(rng: np.random.Generator, families: Collection[str]) -> Symmetry:
+    """A random validity-preserving transform made of the allowed families."""
+    digits = np.concatenate(([0], rng.permutation(9) + 1)) if "digits" in families else np.arange(10)
+    rows = _line_order(rng) if "bands" in families else np.arange(9)
+    cols = _line_order(rng) if "stacks" in families else np.arange(9)
+    transpose = "transpose" in families and bool(rng.integers(2))
+    undo_digits, undo_rows, undo_cols = np.argsort(digits), np.argsort(rows), np.argsort(cols)
+
+    def forward(grid: np.ndarray) -> np.ndarray:
+        moved = digits[grid][rows][:, cols]
+        return moved.T.copy() if transpose else moved
+
+    def cells_back(values: np.ndarray) -> np.ndarray:
+        back = values.T if transpose else values
+        return back[undo_rows][:, undo_cols]
+
+    def inverse(grid: np.ndarray) -> np.ndarray:
+        return undo_digits[np.clip(cells_back(grid), 0, 9)]
+
+    name = f"digits {''.join(map(str, digits[1:]))}, rows {''.join(map(str, rows + 1))}, "
+    name += f"columns {''.join(map(str, cols + 1))}" + (", transposed" if transpose else "")
+    return Symmetry(name, forward, inverse, cells_back)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -353,13 +416,34 @@ class Sudoku(PuzzleKind):
     vocab_size = 11
 
     def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
-        """Read one-line puzzles, 9-line grids or a puzzle CSV; the layout is recognised, not declared."""
+        """Read one-line puzzles, 9-line grids or a puzzle CSV; the layout is recognised, not declared.
+
+        Givens that break the rules are bad input (the clashing cells named), not a puzzle. A file in which
+        nothing reads as a puzzle gets one error with the accepted blanks, not one per line."""
         lines = text.lstrip("\ufeff").splitlines()
         header = _csv_header(lines)
-        if header is None:
-            yield from _parse_lines(lines, source)
-        else:
-            yield from _parse_csv(lines, *header, source)
+        items = _parse_lines(lines, source) if header is None else _parse_csv(lines, *header, source)
+        errors: list[PuzzleParseError] = []
+        read = 0
+        for item in items:
+            if isinstance(item, PuzzleParseError):
+                if read:
+                    yield item
+                else:
+                    errors.append(item)  # held back until the file shows whether it holds any puzzle
+                continue
+            if read == 0:
+                yield from errors
+            read += 1
+            clash = _first_clash(item.grid)
+            yield item if clash is None else PuzzleParseError(clash, source, _line_of(item.source))
+        if not read and len(errors) > 1:
+            first = errors[0]
+            more = len(errors) - 1
+            message = f"no Sudoku read ({BLANKS_HINT}); line {first.line}: {str(first).split(': ', 1)[-1]}"
+            yield PuzzleParseError(f"{message} (and {more} more line{'s' * (more != 1)})", source)
+        elif not read:
+            yield from errors
 
     def encode(self, puzzle: Puzzle) -> np.ndarray:
         return puzzle.grid.reshape(81).astype(np.int64) + 1
@@ -394,7 +478,27 @@ class Sudoku(PuzzleKind):
             problems.append(_count(details["empty"], "empty cell"))
         if details["changed_givens"]:
             problems.append(f"changed {_count(details['changed_givens'], 'given')}")
-        return Verdict(not problems, correct, problems, details)
+        if problems:
+            return Verdict(False, correct, problems, details)
+        details["unique"] = solve(puzzle.grid, limit=2).unique  # a valid answer of a puzzle with several
+        notes = [] if details["unique"] else ["the puzzle has more than one solution: this is one of them"]
+        return Verdict(True, correct, notes, details)
+
+    def accepts(self, puzzle: Puzzle, answer: np.ndarray) -> bool:
+        """Every cell filled, no digit twice in a row, column or box, every given kept: a solution."""
+        answer = np.asarray(answer)
+        if answer.shape != (9, 9) or answer.min() < 1 or answer.max() > 9:
+            return False
+        given = puzzle.grid > 0
+        return bool((answer[given] == puzzle.grid[given]).all()) and _conflicts(answer)[0] == 0
+
+    def symmetries(self, puzzle: Puzzle, count: int, seed: int, allowed: Collection[str] | None) -> list[Symmetry]:
+        """The puzzle as given, then `count - 1` random relabellings and line shuffles (see SYMMETRY_FAMILIES)."""
+        families = SYMMETRY_FAMILIES if allowed is None else [f for f in SYMMETRY_FAMILIES if f in allowed]
+        if not families:
+            return [IDENTITY]
+        rng = np.random.default_rng(seed)
+        return [IDENTITY, *(_symmetry(rng, families) for _ in range(count - 1))]
 
     def render(
         self,

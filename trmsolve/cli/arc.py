@@ -1,0 +1,297 @@
+"""ARC commands: the `arc` solving path (identifier maps, --adapt, voting) and `build-arc`, `eval arc`."""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from trmsolve.cli.common import (
+    AdaptStart,
+    AdaptStartOption,
+    AdaptStepsOption,
+    Device,
+    Dtype,
+    DtypeOption,
+    JsonOption,
+    app,
+    bar_updater,
+    emit_json,
+    eval_app,
+    finish,
+    note,
+)
+from trmsolve.errors import PuzzleParseError, TrmsolveError
+from trmsolve.options import SolveOptions
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from trmsolve.kinds import Puzzle
+    from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.render import Tracer
+
+
+def prepare_arc_model(
+    network: RecursiveReasoningModel,
+    puzzles: list[Puzzle],
+    *,
+    arc_data: Path | None,
+    adapt: dict[str, Any] | None,
+    err: Console,
+    show_progress: bool,
+) -> None:
+    """Give the model its identifier map (rebuilt from --arc-data for a published checkpoint) and, with
+    --adapt (`adapt`: keyword arguments of `arc_solve.adapt`), embeddings for the tasks it never saw; say
+    what was done and what could not be."""
+    from trmsolve.arc_builder import parse_identifier
+    from trmsolve.arc_solve import adapt as adapt_task
+    from trmsolve.arc_solve import attach_identifier_map, task_views
+    from trmsolve.render import count_bar
+
+    if network.config.puzzle_emb_ndim <= 0:
+        if arc_data is not None or adapt is not None:
+            note("this model has no puzzle embeddings: --arc-data and --adapt do not apply")
+        return
+    if network.identifiers is None and arc_data is not None:
+        settings = attach_identifier_map(network, arc_data)
+        note(f"identifier map rebuilt with the published {settings.name} builder settings over {arc_data} (cached)")
+    elif arc_data is not None:
+        note("the model carries its own identifier map; --arc-data is not needed")
+    elif network.identifiers is None and network.config.puzzle_emb_ndim > 0:
+        note("this checkpoint carries no identifier map: pass --arc-data DIR (the task files it was trained on)")
+    known = task_views(network.identifiers)
+    unknown = list(dict.fromkeys(str(p.meta["task_id"]) for p in puzzles if str(p.meta["task_id"]) not in known))
+    if unknown and adapt is None:
+        listed = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        note(
+            f"{len(unknown)} task(s) the model never saw ({listed}): they run with the blank identifier, i.e. "
+            "guess; --adapt learns embeddings for them first"
+        )
+        return
+    pairs = {str(p.meta["task_id"]): p.meta["train"] for p in puzzles}
+    for task in unknown:
+        with count_bar(err) if show_progress else nullcontext() as bar:
+            line = bar.add_task(f"adapting {task}", total=adapt["steps"]) if bar is not None else None
+
+            def progress(done: int, total: int, loss: float, task: str = task, line: Any = line) -> None:
+                what = f"adapting {task}: " + (f"loss {loss:.3f}" if done else "choosing start embeddings")
+                if bar is not None:
+                    bar.update(line, completed=done, total=total, description=what)
+
+            result = adapt_task(network, task, pairs[task], progress=progress, **adapt)
+        started = ", ".join(dict.fromkeys(parse_identifier(name).task for name in result.started_from))
+        note(
+            f"adapted {task}: {result.views} views, {result.steps} steps in {result.seconds:.1f} s "
+            f"(started from {started}; final loss {result.loss:.3f}; demonstrations exact {result.demo_exact:.0%})"
+        )
+
+
+def solve_arc(
+    puzzles: list[Puzzle],
+    network: RecursiveReasoningModel,
+    *,
+    model_name: str,
+    out: Console,
+    err: Console,
+    tracer: Tracer | None,
+    json_output: bool,
+    quiet: bool,
+    show_progress: bool,
+    options: SolveOptions,
+    attempts: int,
+    submission: Path | None,
+    arc_data: Path | None,
+    adapt: dict[str, Any] | None,
+) -> bool:
+    """`trmsolve arc`: vote over the augmented versions of each test input; show the attempts and pass@K.
+    True when every first attempt is a grid and no known answer is missed by all attempts."""
+    from trmsolve.arc_builder import grid_problem
+    from trmsolve.arc_solve import predict, score, write_submission
+    from trmsolve.kinds import get_kind
+    from trmsolve.render import arc_answer_view, arc_score_table, count_bar
+    from trmsolve.solver import solve
+
+    kind = get_kind("arc")
+    prepare_arc_model(network, puzzles, arc_data=arc_data, adapt=adapt, err=err, show_progress=show_progress)
+    run = {"max_steps": options.max_steps, "halt": options.halt, "halt_threshold": options.halt_threshold}
+    if tracer is not None:  # the plain version of each test input, step by step (not part of the vote)
+        try:
+            for puzzle in puzzles:
+                for _ in solve([puzzle], network, kind=kind, options=options, on_step=tracer):
+                    pass
+        finally:
+            tracer.close()
+    with count_bar(err) if show_progress else nullcontext() as bar:
+        progress = bar_updater(bar, "running augmented versions")
+        answers = predict(
+            network, puzzles, max_views=options.views, batch_size=options.batch_size, progress=progress, **run
+        )
+    shown = err if json_output else out
+    for answer in answers:
+        if json_output:
+            emit_json(json.dumps(answer.to_dict(attempts, model_name)))
+        elif not quiet:
+            out.print(arc_answer_view(kind, answer, attempts))
+    scores = score(answers, sorted({1, attempts}))
+    if scores.tasks:
+        shown.print(arc_score_table(scores, per_task=not quiet))
+    unchecked = sum(a.puzzle.answer is None for a in answers)
+    if unchecked:
+        checked = len(answers) - unchecked
+        shown.print(
+            f"{checked} test input{'s' * (checked != 1)} checked against a known output; {unchecked} unchecked "
+            "(no known output: ? marks an answer nothing could check)",
+            soft_wrap=True,
+        )
+    if submission is not None:
+        write_submission(submission, answers, attempts)
+        note(f"wrote {submission} ({len(answers)} test inputs, {attempts} attempts each)")
+    return all(grid_problem(a.candidates[0].grid) is None and a.passes(attempts) is not False for a in answers)
+
+
+@app.command("build-arc", context_settings={"allow_extra_args": True})
+def build_arc(
+    ctx: typer.Context,
+    input_file_prefix: Annotated[
+        str, typer.Option(help="Task files are <prefix>_<subset>_challenges.json (+ _solutions.json beside them).")
+    ],
+    output_dir: Annotated[Path, typer.Option(help="Where train/, test/, identifiers.json and test_puzzles.json go.")],
+    subsets: Annotated[
+        list[str],
+        typer.Option(help="Subsets in order, as published (`--subsets training evaluation concept`) or repeated."),
+    ],
+    test_set_name: Annotated[str, typer.Option(help="Subset whose tasks' test examples make the test split.")],
+    test_set_name2: Annotated[str, typer.Option(help="A second such subset.")] = "evaluation2",
+    seed: Annotated[int, typer.Option(help="Seed of the legacy NumPy random stream.")] = 42,
+    num_aug: Annotated[int, typer.Option(min=0, help="Augmented versions per task.")] = 1000,
+    puzzle_identifiers_start: Annotated[int, typer.Option(min=1, help="First identifier number.")] = 1,
+    tasks: Annotated[
+        Path | None,
+        typer.Option(help="Ours, not published: keep only the task ids listed in this file (one per line)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Build the published ARC training data set (byte for byte what the published builder writes)."""
+    from trmsolve.arc_builder import build_arc_dataset
+    from trmsolve.arc_solve import read_task_list
+
+    wanted = read_task_list(tasks) if tasks is not None else None
+    try:
+        report = build_arc_dataset(
+            input_file_prefix,
+            output_dir,
+            [*subsets, *ctx.args],  # the published `--subsets a b c`: click leaves b and c as extra arguments
+            test_set_name,
+            test_set_name2=test_set_name2,
+            seed=seed,
+            num_aug=num_aug,
+            puzzle_identifiers_start=puzzle_identifiers_start,
+            tasks=set(wanted) if wanted is not None else None,
+        )
+    except ValueError as exc:
+        raise TrmsolveError(str(exc)) from None
+    sizes = {
+        split: json.loads((output_dir / split / "dataset.json").read_text())
+        for split in ("train", "test")
+        if (output_dir / split / "dataset.json").is_file()
+    }
+    result = {
+        "output": str(output_dir),
+        "tasks": report.num_tasks,
+        "identifiers": report.num_identifiers,
+        **{f"{split}_puzzles": meta["total_puzzles"] for split, meta in sizes.items()},
+        **{
+            f"{split}_examples": round(meta["total_puzzles"] * meta["mean_puzzle_examples"])
+            for split, meta in sizes.items()
+        },
+        "short_augmentations": report.short_augmentations,
+    }
+    counts = ", ".join(f"{split} {result[f'{split}_examples']} examples" for split in sizes)
+    finish(json_output, result, f"{report.num_tasks} tasks, {report.num_identifiers} identifiers, {counts}")
+
+
+@eval_app.command("arc")
+def eval_arc(
+    data: Annotated[
+        Path,
+        typer.Option(help="A folder of Kaggle-layout ARC task files, or a build-arc output folder (its test split)."),
+    ],
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model directory, published checkpoint, bundled name or hf:...")
+    ],
+    subset: Annotated[str, typer.Option(help="Which arc-agi_<subset>_challenges.json of a Kaggle folder.")] = (
+        "evaluation"
+    ),
+    tasks: Annotated[Path | None, typer.Option(help="Only the task ids listed in this file.")] = None,
+    views: Annotated[
+        int | None,
+        typer.Option(min=1, help="Most augmented versions per task.", show_default="every one the model knows"),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, help="Runs batched together.")] = 64,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Refinement steps.")] = None,
+    halt: Annotated[
+        bool, typer.Option(help="Stop runs early when the Q head says so; the published evaluation does not.")
+    ] = False,
+    config: Annotated[Path | None, typer.Option(help="all_config.yaml of a published checkpoint.")] = None,
+    device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
+    dtype: DtypeOption = Dtype.auto,
+    submission: Annotated[Path | None, typer.Option(help="Write the submission.json (2 attempts) here.")] = None,
+    adapt: Annotated[
+        bool, typer.Option("--adapt", help="First learn embeddings for the tasks the model never saw (ours).")
+    ] = False,
+    adapt_steps: AdaptStepsOption = 100,
+    adapt_start: AdaptStartOption = AdaptStart.nearest,
+    json_output: JsonOption = False,
+) -> None:
+    """pass@1, 2, 5, 10, 100, 1000 over a subset's tasks, computed as the published evaluator computes them."""
+    from rich.console import Console
+
+    from trmsolve.arc_solve import DATA_PREFIX, PASS_KS, predict, read_task_list, score, write_submission
+    from trmsolve.models import load_model
+    from trmsolve.render import arc_score_table, count_bar
+    from trmsolve.solver import read_inputs
+
+    built = data / "test_puzzles.json"
+    source = built if built.is_file() else data / f"{DATA_PREFIX}_{subset}_challenges.json"
+    wanted = set(read_task_list(tasks)) if tasks is not None else None
+    puzzles = []
+    for item in read_inputs([source], "arc"):
+        if isinstance(item, PuzzleParseError):
+            raise item
+        if wanted is None or item.meta["task_id"] in wanted:
+            puzzles.append(item)
+    if not puzzles:
+        raise TrmsolveError(f"{source}: no tasks to evaluate")
+    network = load_model(model, device=device.value, dtype=dtype.value, config=config, task="arc")
+    if network.identifiers is None and built.is_file():
+        network.identifiers = json.loads((data / "identifiers.json").read_text())
+        if len(network.identifiers) != network.config.num_puzzle_identifiers:
+            raise TrmsolveError(
+                f"{data / 'identifiers.json'}: {len(network.identifiers)} identifiers, the model has "
+                f"{network.config.num_puzzle_identifiers}"
+            )
+    err = Console(stderr=True, soft_wrap=True)
+    prepare_arc_model(
+        network,
+        puzzles,
+        arc_data=data if network.identifiers is None else None,
+        adapt={"steps": adapt_steps, "start": adapt_start.value} if adapt else None,
+        err=err,
+        show_progress=err.is_terminal,
+    )
+    with count_bar(err) if err.is_terminal else nullcontext() as bar:
+        progress = bar_updater(bar, "running augmented versions")
+        answers = predict(
+            network, puzzles, max_views=views, max_steps=max_steps, halt=halt, batch_size=batch_size, progress=progress
+        )
+    result = score(answers, PASS_KS)
+    if submission is not None:
+        write_submission(submission, answers)
+    if json_output:
+        emit_json(json.dumps({"data": str(source), "model": model, **result.to_dict()}))
+    else:
+        Console(soft_wrap=True).print(arc_score_table(result, per_task=False))

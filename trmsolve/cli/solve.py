@@ -1,0 +1,318 @@
+"""`trmsolve sudoku | maze | arc`: read puzzles, run them, show checked answers."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperCommand
+
+from trmsolve.cli.arc import solve_arc
+from trmsolve.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    AdaptStart,
+    AdaptStartOption,
+    AdaptStepsOption,
+    Device,
+    Dtype,
+    DtypeOption,
+    JsonOption,
+    ThreadsOption,
+    app,
+    emit_json,
+    error,
+    note,
+)
+from trmsolve.errors import PuzzleParseError, TrmsolveError
+from trmsolve.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS_PER_VIEW, DEFAULT_VIEWS, SolveOptions
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from trmsolve.kinds import Puzzle, PuzzleKind
+    from trmsolve.model import RecursiveReasoningModel
+
+KIND_HELP = {
+    "sudoku": "Solve Sudoku: one puzzle per line (81 cells, 0 or . for blanks, comments allowed), 9-line grids "
+    "with or without separators, or the Sudoku-Extreme CSV (source,question,answer,rating).",
+    "maze": "Solve mazes: text grids of # walls, open cells (space or .), one S and one G, up to 30x30; "
+    "or the Maze-Hard CSV.",
+    "arc": "Solve ARC-AGI tasks: a task JSON, or a Kaggle *_challenges.json (scored against the "
+    "*_solutions.json beside it).",
+}
+
+
+def solve_puzzles(
+    ctx: typer.Context,
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="INPUT...",
+            help="Puzzle files, directories (searched recursively) or - for stdin.",
+            show_default=False,
+        ),
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="MODEL",
+            help="Bundled model name, model directory, published checkpoint, or hf:OWNER/REPO[/PATH][@REVISION] "
+            "(default: the bundled model for the kind).",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="The run's all_config.yaml, for a published checkpoint without one beside it."
+        ),
+    ] = None,
+    device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
+    dtype: DtypeOption = Dtype.auto,
+    threads: ThreadsOption = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", "-b", min=1, metavar="N", help="Puzzles run together.")
+    ] = DEFAULT_BATCH_SIZE,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help=f"Most refinement steps per puzzle (per view when verifying; default: {DEFAULT_STEPS_PER_VIEW} when "
+            "verifying, else the checkpoint's, 16 for the published models).",
+            show_default=False,
+        ),
+    ] = None,
+    halt: Annotated[
+        bool,
+        typer.Option(
+            help="Stop each puzzle early (at an answer that checks, or when the Q head says so); "
+            "--no-halt runs every step of one view, as the published evaluation does."
+        ),
+    ] = True,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            help="Sudoku and maze: stop at the first answer that passes the puzzle's check, give failing ones more "
+            "steps and symmetric views; --no-verify trusts the Q head alone (the published rule)."
+        ),
+    ] = True,
+    views: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help=f"Most views per puzzle: Sudoku and maze, symmetric retries of an answer that fails its check "
+            f"(default {DEFAULT_VIEWS}); ARC, augmented versions voted over (default: every one the model knows).",
+            show_default=False,
+        ),
+    ] = None,
+    halt_threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            metavar="P",
+            help="With --no-verify: halt when the Q head's halting probability exceeds P (default: the trained rule).",
+            show_default=False,
+        ),
+    ] = None,
+    trace: Annotated[
+        bool,
+        typer.Option("--trace", help="Show every refinement step: answer, changed cells, confidence, halting."),
+    ] = False,
+    trace_delay: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            metavar="SECONDS",
+            help="Pause after each --trace step (default: 0.3 on a terminal, so a person can watch; 0 otherwise).",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary, not each puzzle.")] = False,
+    attempts: Annotated[
+        int, typer.Option(min=1, metavar="K", help="Voted answers kept per test input (pass@K, K = this).")
+    ] = 2,
+    submission: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="Write the ARC Prize submission.json (task -> attempts per test input) here."
+        ),
+    ] = None,
+    arc_data: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Folder of the Kaggle-layout ARC task files a published checkpoint was trained on: rebuilds "
+            "its identifier map with the published builder settings (once; cached).",
+        ),
+    ] = None,
+    adapt: Annotated[
+        bool,
+        typer.Option(
+            "--adapt", help="Learn puzzle embeddings for tasks the model never saw from their demonstrations first."
+        ),
+    ] = False,
+    adapt_steps: AdaptStepsOption = 100,
+    adapt_start: AdaptStartOption = AdaptStart.nearest,
+) -> None:
+    """Read, solve, show. Bad entries are reported as they are read and skipped; the kind is the command's name."""
+    from rich.console import Console
+
+    from trmsolve.kinds import get_kind
+    from trmsolve.solver import DEFAULT_MODELS, default_model
+
+    kind_name = str(ctx.info_name)  # registered once per kind, below
+    kind = get_kind(kind_name)
+    puzzles, bad_input = read_all(inputs, kind)  # before loading the model, so bad input fails fast
+    if not puzzles and bad_input:  # each bad file has had its own line: nothing more to say
+        raise typer.Exit(EXIT_BAD_INPUT)
+    if not puzzles:
+        raise TrmsolveError(f"no {kind_name} puzzles to solve in {', '.join(inputs)}")
+    options = SolveOptions(
+        max_steps=max_steps,
+        halt=halt,
+        halt_threshold=halt_threshold,
+        verify=verify,
+        views=views,
+        batch_size=1 if trace else batch_size,  # one puzzle at a time, or frames would interleave
+    )
+    if max_steps and max_steps > 100:
+        note(f"--max-steps {max_steps}: each puzzle may run that many steps, which can take minutes")
+    out = Console(soft_wrap=not sys.stdout.isatty())  # wrap at spaces on a terminal; never inside a pipe's line
+    err = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
+    view = SolveView(kind, out, err, json_output=json_output, quiet=quiet, trace=trace, trace_delay=trace_delay)
+
+    from trmsolve.hardware import set_threads
+    from trmsolve.models import load_model
+
+    set_threads(threads)
+    model_name = model or DEFAULT_MODELS[kind_name]
+    source = model or default_model(kind_name)
+    with view.status(f"loading {model_name}"):
+        network = load_model(source, device=device.value, dtype=dtype.value, config=config, task=kind_name)
+    if kind_name == "arc":  # every augmented version of every task runs before the vote: no streaming
+        all_ok = solve_arc(
+            puzzles,
+            network,
+            model_name=model_name,
+            out=out,
+            err=err,
+            tracer=view.tracer,
+            json_output=json_output,
+            quiet=quiet,
+            show_progress=view.show_progress,
+            options=options,
+            attempts=attempts,
+            submission=submission,
+            arc_data=arc_data,
+            adapt={"steps": adapt_steps, "start": adapt_start.value} if adapt else None,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT if bad_input else 0 if all_ok else EXIT_INVALID)
+    summary = view.run(puzzles, network, options, model_name)
+    if bad_input:
+        raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(EXIT_INVALID if summary.failed else 0)
+
+
+def read_all(inputs: list[str], kind: PuzzleKind) -> tuple[list[Puzzle], bool]:
+    """Every puzzle in `inputs`, each bad entry reported on its own `error:` line as it is read."""
+    from trmsolve.solver import read_inputs
+
+    puzzles, bad = [], False
+    for item in read_inputs(inputs, kind):
+        if isinstance(item, PuzzleParseError):
+            bad = True
+            error(str(item))
+        else:
+            puzzles.append(item)
+    return puzzles, bad
+
+
+class SolveView:
+    """Where a solving run shows what: answers or JSON Lines on stdout, progress, trace and summary on stderr
+    (or stdout for people), and the one line that says how far an interrupted run got."""
+
+    def __init__(
+        self,
+        kind: PuzzleKind,
+        out: Console,
+        err: Console,
+        *,
+        json_output: bool,
+        quiet: bool,
+        trace: bool,
+        trace_delay: float | None,
+    ) -> None:
+        from trmsolve.render import Tracer
+
+        self.kind, self.out, self.err = kind, out, err
+        self.json_output, self.quiet = json_output, quiet
+        self.shown = err if json_output else out  # trace frames and the summary: never into JSON Lines
+        delay = trace_delay if trace_delay is not None else (0.3 if self.shown.is_terminal else 0.0)
+        self.tracer = Tracer(kind, self.shown, delay=delay) if trace else None
+        self.show_progress = err.is_terminal and not trace and (json_output or quiet or not out.is_terminal)
+
+    def status(self, message: str) -> Any:
+        """A spinner on stderr while something slow happens before the first answer (a terminal only)."""
+        return self.err.status(message) if self.err.is_terminal else nullcontext()
+
+    def run(self, puzzles: list[Puzzle], network: RecursiveReasoningModel, options: SolveOptions, name: str) -> Any:
+        from trmsolve.render import progress_bar, result_view, summary_table, verdict_line
+        from trmsolve.solver import Summary, solve
+
+        summary = Summary()
+        results = solve(puzzles, network, kind=self.kind, options=options, on_step=self.tracer, model_name=name)
+        with progress_bar(self.err, len(puzzles)) if self.show_progress else nullcontext() as progress:
+            task = progress.add_task("solving", total=len(puzzles), valid=0, rate=0.0) if progress else None
+            try:
+                for result in results:
+                    summary.add(result)
+                    if self.json_output:
+                        emit_json(result.to_json())
+                    elif self.tracer is not None:
+                        self.out.print(verdict_line(result), "")
+                    elif not self.quiet:
+                        self.out.print(result_view(self.kind, result))
+                    if progress is not None:
+                        rate = summary.puzzles_per_second
+                        progress.update(task, completed=summary.puzzles, valid=summary.valid, rate=rate)
+            except KeyboardInterrupt:
+                if self.tracer is not None:
+                    self.tracer.close()
+                where = "as JSON Lines on stdout" if self.json_output else "above"
+                print(f"interrupted: {summary.puzzles} of {len(puzzles)} puzzles done (their results are {where})",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            finally:
+                if self.tracer is not None:
+                    self.tracer.close()
+        if summary.puzzles > 1 or self.quiet:
+            self.shown.print(summary_table(summary))
+        return summary
+
+
+ARC_ONLY = ("attempts", "submission", "arc_data", "adapt", "adapt_steps", "adapt_start")
+CHECKED_ONLY = ("verify",)  # kinds whose answers can be checked
+
+
+class KindCommand(TyperCommand):
+    """A solving command: one function serves every kind; each shows only the options that apply to it."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        hidden = CHECKED_ONLY if self.name == "arc" else ARC_ONLY
+        return [p for p in params if p.name not in hidden]
+
+
+for _kind, _help in KIND_HELP.items():
+    app.command(_kind, help=_help, cls=KindCommand)(solve_puzzles)

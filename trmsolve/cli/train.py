@@ -1,0 +1,250 @@
+"""Data and training commands: `generate`, `train`, `eval sudoku | maze`."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from trmsolve.cli.common import Device, Dtype, DtypeOption, JsonOption, Task, app, eval_app, finish
+from trmsolve.errors import TrmsolveError
+
+if TYPE_CHECKING:
+    pass
+
+
+def eval_command(kind: str) -> Callable[..., None]:
+    """`eval sudoku|maze`: exact whole-answer accuracy on a held-out CSV, all steps and halting, by tier."""
+
+    def command(
+        data: Annotated[Path, typer.Option(help="Held-out CSV (source,question,answer,rating).")],
+        model: Annotated[str, typer.Option("--model", "-m", help="Bundled name, model directory or checkpoint.")] = (
+            kind
+        ),
+        limit: Annotated[int | None, typer.Option(min=1, help="Only the first N puzzles.")] = None,
+        batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = 256,
+        dtype: DtypeOption = Dtype.auto,
+        device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
+        json_output: JsonOption = False,
+    ) -> None:
+        from trmsolve.models import load_model
+        from trmsolve.train import evaluate, load_data, tier_names
+
+        split = load_data(kind, str(data))
+        n = min(limit or len(split), len(split))
+        network = load_model(model, device=device.value, dtype=dtype.value, task=kind)
+        inputs = split.inputs[:n]
+        result = evaluate(
+            network,
+            inputs,
+            split.labels[:n],
+            split.puzzle_identifiers[:n],
+            batch_size=batch_size,
+            tiers=tier_names(kind, inputs, split.ratings[:n]),
+        )
+        report = {"data": str(data), "model": model, "dtype": dtype.value, **result}
+        print(json.dumps(report) if json_output else metrics_text(result), flush=True)
+
+    command.__doc__ = f"Exact accuracy of a {kind} model on held-out puzzles, with and without halting, by tier."
+    return command
+
+
+for _kind in ("sudoku", "maze"):
+    eval_app.command(_kind)(eval_command(_kind))
+
+
+def metrics_text(metrics: dict[str, Any], prefix: str = "") -> str:
+    """Nested metrics as "name=value" pairs, e.g. "test.exact=0.874 test.mean_steps=9.1"."""
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            parts.append(metrics_text(value, f"{prefix}{key}."))
+        else:
+            parts.append(f"{prefix}{key}={value:.4g}" if isinstance(value, float) else f"{prefix}{key}={value}")
+    return " ".join(p for p in parts if p) or "not measured"
+
+
+class Generated(str, Enum):
+    sudoku = "sudoku"
+    maze = "maze"
+
+
+def _options_for(kind: Generated, owner: Generated, given: dict[str, Any]) -> dict[str, Any]:
+    """The options among `given` that were set (not None); an error when they are `owner`'s and kind is not."""
+    options = {k: v for k, v in given.items() if v is not None}
+    if options and kind is not owner:
+        raise TrmsolveError(f"--{next(iter(options)).replace('_', '-')} applies to {owner.value} puzzles only")
+    return options
+
+
+def _maze_options(
+    kind: Generated, min_path: int | None, small_share: float | None, small_sides: str | None, algorithms: str | None
+) -> dict[str, Any]:
+    """The maze generator's keyword arguments from `generate`'s options (an error for Sudoku)."""
+    given = {"min_path": min_path, "small_share": small_share, "small_sides": small_sides, "algorithms": algorithms}
+    options = _options_for(kind, Generated.maze, given)
+    if algorithms is not None:
+        options["algorithms"] = [name.strip() for name in algorithms.split(",") if name.strip()]
+    if small_sides is not None:
+        low, _, high = small_sides.partition("-")
+        if not (low.isdigit() and high.isdigit()):
+            raise TrmsolveError(f"--small-sides takes MIN-MAX, e.g. 5-13, got {small_sides!r}")
+        options["small_sides"] = (int(low), int(high))
+    return options
+
+
+def _sudoku_options(kind: Generated, few_share: float | None, few_givens: int | None) -> dict[str, Any]:
+    """The Sudoku generator's keyword arguments from `generate`'s options (an error for mazes).
+
+    --few-givens alone asks for every puzzle to have that few givens.
+    """
+    options = _options_for(kind, Generated.sudoku, {"few_share": few_share, "few_givens": few_givens})
+    if few_givens is not None and few_share is None:
+        options["few_share"] = 1.0
+    return options
+
+
+@app.command()
+def generate(
+    kind: Annotated[Generated, typer.Argument(help="What to generate.")],
+    count: Annotated[int, typer.Argument(min=1, help="How many puzzles.")],
+    out: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write (source,question,answer,rating).")],
+    seed: Annotated[int, typer.Option(help="Same seed, same puzzles.")] = 0,
+    min_path: Annotated[
+        int | None, typer.Option(help="Maze: shortest path of at least this many steps (111: Maze-Hard).")
+    ] = None,
+    small_share: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Maze: share of smaller mazes placed on the canvas.")
+    ] = None,
+    small_sides: Annotated[
+        str | None, typer.Option(metavar="MIN-MAX", help="Maze: side lengths of the smaller mazes, within 5-27.")
+    ] = None,
+    algorithms: Annotated[
+        str | None,
+        typer.Option(
+            metavar="A,B",
+            help="Maze: generators to take turns (dfs, prim, kruskal, wilson, rooms, organic, obstacles; default all).",
+        ),
+    ] = None,
+    few_share: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Sudoku: share of puzzles hill-climbed down to --few-givens givens."),
+    ] = None,
+    few_givens: Annotated[
+        int | None,
+        typer.Option(
+            help="Sudoku: at most this many givens for that share (default 20; alone: for every puzzle). "
+            "~0.1 s a puzzle for 20, ~1 s for 19, far slower for 18."
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Generate puzzles with their answers as a CSV in the published data sets' layout."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+
+    from trmsolve.render import live_progress
+
+    options = _maze_options(kind, min_path, small_share, small_sides, algorithms) | _sudoku_options(
+        kind, few_share, few_givens
+    )
+    data = importlib.import_module(f"trmsolve.data.{kind.value}")
+    try:
+        rows = data.generate(count, seed, **options)
+        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with live_progress(Console(stderr=True), *columns) as progress:
+            task = progress.add_task("generating", total=count)
+            written = data.write_csv(out, rows, progress=lambda n: progress.update(task, completed=n))
+    except ValueError as exc:
+        raise TrmsolveError(str(exc)) from None
+    report = {"output": str(out), "kind": kind.value, "count": written, "seed": seed, **options}
+    finish(json_output, report, f"wrote {written} {kind.value} puzzles (seed {seed})")
+
+
+@app.command()
+def train(
+    task: Annotated[Task, typer.Argument(help="Puzzle kind the model learns.")],
+    data: Annotated[str, typer.Option(help="Training CSV (sudoku, maze) or `trmsolve build-arc` split directory.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Run directory (checkpoint.pt, log.jsonl); resumed if present.")
+    ],
+    eval_data: Annotated[str | None, typer.Option(help="Held-out split evaluated every --eval-minutes.")] = None,
+    eval_size: Annotated[int, typer.Option(help="Held-out puzzles per evaluation.")] = 1000,
+    eval_minutes: Annotated[float, typer.Option(help="Minutes between evaluations.")] = 15.0,
+    minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes (this session).")] = None,
+    total_steps: Annotated[int, typer.Option(help="Length of the learning-rate schedule.")] = 100_000,
+    batch_size: Annotated[int, typer.Option(help="Slots per process.")] = 64,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-4,
+    warmup: Annotated[int, typer.Option(help="Warm-up steps.")] = 2000,
+    weight_decay: Annotated[float, typer.Option()] = 1.0,
+    hidden_size: Annotated[int, typer.Option()] = 256,
+    num_heads: Annotated[int, typer.Option()] = 4,
+    h_cycles: Annotated[int, typer.Option()] = 3,
+    l_cycles: Annotated[int | None, typer.Option(help="Default: 6 for sudoku, 4 otherwise.")] = None,
+    layers: Annotated[int, typer.Option()] = 2,
+    mlp_t: Annotated[bool | None, typer.Option("--mlp-t/--attention", help="Default: mlp-t for sudoku.")] = None,
+    puzzle_emb_ndim: Annotated[int, typer.Option(help="Puzzle-embedding width (prefix tokens the Q head reads).")] = 0,
+    puzzle_emb_lr: Annotated[float, typer.Option(help="Sign-SGD rate of the puzzle embeddings.")] = 1e-2,
+    max_steps: Annotated[int, typer.Option(help="ACT steps (halt_max_steps).")] = 16,
+    seed: Annotated[int, typer.Option()] = 0,
+    threads: Annotated[int | None, typer.Option(help="torch threads per process.")] = None,
+    dtype: Annotated[
+        Dtype, typer.Option(help="Matmul number format: auto = bfloat16 (autocast) only where it is native.")
+    ] = Dtype.auto,
+    canvas_crop: Annotated[
+        int, typer.Option(help="Maze: run on the top-left square holding the mazes, at least this side (0: all 30x30).")
+    ] = 0,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            help="Start from this model's weights and architecture (bundled name or directory), fresh optimiser."
+        ),
+    ] = None,
+    export: Annotated[Path | None, typer.Option(help="Write the EMA model in our format here at the end.")] = None,
+) -> None:
+    """Train a TRM with the published recipe; resumes the run in --out. Scales out under torchrun."""
+    from trmsolve.train import TrainConfig, default_model_config
+    from trmsolve.train import train as run_training
+
+    overrides: dict[str, Any] = {
+        "hidden_size": hidden_size,
+        "num_heads": num_heads,
+        "H_cycles": h_cycles,
+        "L_layers": layers,
+        "halt_max_steps": max_steps,
+        "puzzle_emb_ndim": puzzle_emb_ndim,
+        "canvas_crop": canvas_crop,
+    }
+    if l_cycles is not None:
+        overrides["L_cycles"] = l_cycles
+    if mlp_t is not None:
+        overrides.update(mlp_t=mlp_t, pos_encodings="none" if mlp_t else "rope")
+    config = TrainConfig(
+        task=task.value,
+        data=data,
+        out=str(out),
+        eval_data=eval_data,
+        model=default_model_config(task.value, **overrides),
+        batch_size=batch_size,
+        lr=lr,
+        lr_warmup_steps=warmup,
+        total_steps=total_steps,
+        weight_decay=weight_decay,
+        seed=seed,
+        max_minutes=minutes,
+        threads=threads,
+        dtype=dtype.value,
+        init=init,
+        eval_size=eval_size,
+        eval_minutes=eval_minutes,
+        puzzle_emb_lr=puzzle_emb_lr,
+    )
+    trainer = run_training(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    if export is not None and trainer.rank == 0:
+        print(trainer.export(export))

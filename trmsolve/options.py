@@ -1,0 +1,41 @@
+"""How puzzles are run, as one value from the command line to the solver (importing it never imports torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from trmsolve.kinds.base import PuzzleKind
+
+if TYPE_CHECKING:
+    from trmsolve.model import RecursiveReasoningModel
+
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_VIEWS = 8  # chosen from the measured accuracy/compute curve (docs/verified.md)
+DEFAULT_STEPS_PER_VIEW = 32
+
+
+@dataclass
+class SolveOptions:
+    """How puzzles are run: the published rule (`verify=False`, or `halt=False` for every step) or verified."""
+
+    max_steps: int | None = None  # per view; default: DEFAULT_STEPS_PER_VIEW verified, else the checkpoint's
+    halt: bool = True  # False: every puzzle runs max_steps steps (the published all-steps evaluation)
+    halt_threshold: float | None = None  # the Q head's halting probability (published rule only)
+    verify: bool = True  # verified solving where the kind can check answers; False: the Q head alone
+    views: int | None = None  # most views per puzzle when verifying; default DEFAULT_VIEWS
+    batch_size: int = DEFAULT_BATCH_SIZE  # puzzles run together (their views share the batch)
+    seed: int = 0  # of the symmetric views (each puzzle's also depends on its grid, never on its batch)
+
+    def verified(self, kind: PuzzleKind) -> bool:
+        """Whether verified solving applies: asked for, halting allowed, and the kind can check answers."""
+        return self.verify and self.halt and type(kind).accepts is not PuzzleKind.accepts
+
+    def steps_for(self, model: RecursiveReasoningModel, kind: PuzzleKind) -> int:
+        if self.max_steps:
+            return self.max_steps
+        trained = model.info.default_steps or model.config.halt_max_steps
+        return max(trained, DEFAULT_STEPS_PER_VIEW) if self.verified(kind) else trained
+
+    def views_for(self, kind: PuzzleKind) -> int:
+        return (self.views or DEFAULT_VIEWS) if self.verified(kind) else 1

@@ -1,0 +1,181 @@
+"""Verified solving: stop a puzzle at an answer that checks, spend more steps and symmetric views where none does.
+
+The published evaluation trusts the network alone: the Q head says when to stop and the last answer is
+the answer. For a kind whose answers can be checked without knowing the solution (Sudoku: rules and
+givens; maze: a shortest path from S to G), trmsolve uses the checker to decide instead:
+
+- every step, each puzzle's current answer is checked; the first one that passes is the answer and the
+  puzzle leaves the batch (an easy puzzle costs what it did: its first answer passes);
+- a puzzle whose answer still fails after the checkpoint's own step count (16 published) keeps refining
+  from its carry, up to `max_steps`, and at that point its other views join the batch: the puzzle under
+  transforms that keep its set of solutions and that the model was trained with (kind.symmetries), each
+  answer mapped back to the puzzle's own frame before it is checked;
+- when no view's answer passes within the budget, the answer is the candidate the model was surest of
+  (Q head, then mean confidence), reported as failing: nothing is called solved unless it was checked.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from trmsolve.kinds.base import Puzzle, PuzzleKind, Symmetry, canvas_cells
+from trmsolve.model import Carry, RecursiveReasoningModel
+from trmsolve.options import SolveOptions
+
+
+@dataclass
+class Outcome:
+    """How one puzzle was settled by verified solving."""
+
+    answer: np.ndarray  # in the puzzle's own frame
+    accepted: bool  # the kind's check passed
+    view: int  # 0 = the puzzle as given
+    symmetry: str
+    view_steps: int  # steps the deciding view ran
+    total_steps: int  # puzzle-steps spent over all its views
+    q_halt_prob: float
+    q_halts: bool  # the Q head said stop at the deciding step
+    confidence: float  # mean probability of the predicted token over the answer's cells
+    seconds: float  # from the start of the batch until the puzzle was settled
+
+
+@dataclass
+class ViewStep:
+    """One step of one view, in the puzzle's own frame: what `--trace` shows."""
+
+    index: int  # the puzzle's position in the batch
+    view: int
+    symmetry: str
+    step: int  # steps this view has run
+    answer: np.ndarray
+    confidence: np.ndarray  # per cell of the answer
+    q_halt_prob: float
+    last: bool  # the puzzle is settled after this step
+
+
+@dataclass
+class _Rows:
+    """The views running in the batch: one row each."""
+
+    puzzle: list[int] = field(default_factory=list)
+    view: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+
+
+def puzzle_seed(puzzle: Puzzle, seed: int) -> int:
+    """A puzzle's own seed for its views: the same wherever it sits in a batch."""
+    return zlib.crc32(np.ascontiguousarray(puzzle.grid).tobytes()) ^ seed
+
+
+@torch.inference_mode()
+def solve_verified(
+    model: RecursiveReasoningModel,
+    kind: PuzzleKind,
+    puzzles: Sequence[Puzzle],
+    identifiers: Sequence[int],
+    options: SolveOptions,
+    on_step: Callable[[ViewStep], None] | None = None,
+) -> list[Outcome]:
+    """Settle every puzzle of a batch by verified solving (see the module's docstring)."""
+    started = time.perf_counter()
+    device = model.device
+    max_steps = options.steps_for(model, kind)
+    spawn_at = min(max_steps, model.info.default_steps or model.config.halt_max_steps)
+    allowed = model.info.encoding.get("symmetries")
+    views: list[list[Symmetry]] = [
+        kind.symmetries(p, options.views_for(kind), puzzle_seed(p, options.seed), allowed) for p in puzzles
+    ]
+    framed = [[symmetry.apply(p) for symmetry in own] for p, own in zip(puzzles, views, strict=True)]
+    tokens = [[kind.encode(v) for v in own] for own in framed]
+    every = torch.from_numpy(np.stack([t for own in tokens for t in own])).long().to(device)
+    positions = model.canvas_positions(every)  # one crop for every view of the batch
+
+    rows = _Rows()
+    x = carry = None
+    outcomes: list[Outcome | None] = [None] * len(puzzles)
+    spent = [0] * len(puzzles)
+    candidates: list[list[Outcome]] = [[] for _ in puzzles]
+    shown_view = [0] * len(puzzles)
+
+    def add_rows(pairs: list[tuple[int, int]]) -> None:
+        nonlocal x, carry
+        inputs = torch.from_numpy(np.stack([tokens[p][v] for p, v in pairs])).long().to(device)
+        ids = torch.tensor([identifiers[p] for p, _ in pairs], dtype=torch.long, device=device)
+        new_x = model.embed(inputs, ids, positions)
+        new_carry = model.initial_carry(len(pairs), positions)
+        rows.puzzle += [p for p, _ in pairs]
+        rows.view += [v for _, v in pairs]
+        rows.steps += [0] * len(pairs)
+        if x is None or carry is None:
+            x, carry = new_x, new_carry
+        else:
+            x = torch.cat((x, new_x))
+            carry = Carry(torch.cat((carry.z_H, new_carry.z_H)), torch.cat((carry.z_L, new_carry.z_L)))
+
+    add_rows([(p, 0) for p in range(len(puzzles))])
+    while rows.puzzle:
+        assert x is not None and carry is not None
+        out = model.step(carry, x, positions)
+        probs = out.logits.float().softmax(-1)
+        confidence, predicted = probs.max(-1)
+        inputs = torch.from_numpy(np.stack([tokens[p][v] for p, v in zip(rows.puzzle, rows.view, strict=True)]))
+        full = inputs.clone().to(device)
+        full_confidence = torch.ones(full.shape, device=device)
+        if positions is None:
+            full, full_confidence = predicted, confidence
+        else:
+            full[:, positions], full_confidence[:, positions] = predicted, confidence
+        full_np, confidence_np = full.cpu().numpy(), full_confidence.cpu().numpy()
+        q_halt = torch.sigmoid(out.q_halt_logits.float()).cpu().numpy()
+        q_halts = model.halts(out.q_halt_logits, out.q_continue_logits).cpu().numpy()
+        now = time.perf_counter() - started
+
+        keep, spawn = [], []
+        for r, (p, v) in enumerate(zip(rows.puzzle, rows.view, strict=True)):
+            if outcomes[p] is not None:
+                continue  # settled by another view this step
+            rows.steps[r] += 1
+            spent[p] += 1
+            symmetry = views[p][v]
+            answer = symmetry.inverse(kind.decode(full_np[r], framed[p][v]))
+            cells = symmetry.cells_back(canvas_cells(confidence_np[r], framed[p][v].grid.shape))
+            accepted = bool(kind.accepts(puzzles[p], answer))
+            ended = accepted or rows.steps[r] >= max_steps
+            outcome = Outcome(
+                answer, accepted, v, symmetry.name, rows.steps[r], 0, float(q_halt[r]), bool(q_halts[r]),
+                float(cells.mean()) if cells.size else 0.0, now,
+            )  # fmt: skip
+            if accepted:
+                outcomes[p] = outcome
+            elif ended:
+                candidates[p].append(outcome)
+            else:
+                keep.append(r)
+            if v == 0 and rows.steps[r] == spawn_at and not accepted and len(views[p]) > 1:
+                spawn += [(p, other) for other in range(1, len(views[p]))]
+            if on_step is not None and v == shown_view[p]:
+                settled = accepted or (ended and not any(rows.puzzle[k] == p for k in keep) and not spawn)
+                on_step(ViewStep(p, v, symmetry.name, rows.steps[r], answer, cells, float(q_halt[r]), settled))
+        keep = [r for r in keep if outcomes[rows.puzzle[r]] is None]  # drop the other views of settled puzzles
+        index = torch.tensor(keep, dtype=torch.long, device=device)
+        x, carry = x[index], out.carry.select(index)
+        rows.puzzle, rows.view, rows.steps = ([kept[r] for r in keep] for kept in (rows.puzzle, rows.view, rows.steps))
+        if spawn:
+            add_rows(spawn)
+        for p in range(len(puzzles)):  # the view shown by --trace: the lowest still running
+            running = [v for q, v in zip(rows.puzzle, rows.view, strict=True) if q == p]
+            if running:
+                shown_view[p] = min(running)
+        for p in set(range(len(puzzles))) - set(rows.puzzle):
+            if outcomes[p] is None and candidates[p]:  # every view ran out of steps: the surest candidate
+                outcomes[p] = max(candidates[p], key=lambda c: (c.q_halt_prob, c.confidence, -c.view))
+    for p, outcome in enumerate(outcomes):
+        assert outcome is not None
+        outcome.total_steps = spent[p]
+    return outcomes  # type: ignore[return-value]
