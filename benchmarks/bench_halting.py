@@ -1,9 +1,10 @@
-"""Adaptive halting versus `--no-halt`, and start-up time, for the issue's goals:
+"""The default (verified solving) against the published rules, and start-up time, for the issues' goals:
 
-- halting: at least 4x the puzzles/s of `--no-halt` for at most 0.5 points of accuracy lost;
+- the default: at least 4x the puzzles/s of `--no-halt` with no accuracy lost (verified solving gains);
+  the published Q-head halting (`--no-verify`) is measured beside them;
 - `trmsolve --help` (and argument errors) under 0.5 s; one Sudoku with the model under 2 s wall in total.
 
-Both runs solve the same N held-out puzzles with one loaded model, in one process. Accuracy is exact match
+All runs solve the same N held-out puzzles with one loaded model, in one process. Accuracy is exact match
 with the CSV's answers (the share of valid answers when the CSV has none). Start-up is measured on the
 installed `trmsolve` console script in fresh processes, as a user meets it.
 
@@ -33,10 +34,17 @@ from rich.table import Table
 
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds import get_kind
+from trmsolve.options import SolveOptions
 from trmsolve.solver import Summary, read_inputs, solve
 
+RUNS = {  # name in the report -> (how it reads on the command line, options)
+    "verified": ("default (verified)", {}),
+    "q_head": ("--no-verify", {"verify": False}),
+    "no_halt": ("--no-halt", {"halt": False}),
+}
+
 GOAL_RATIO = 4.0
-GOAL_POINTS_LOST = 0.5
+GOAL_POINTS_LOST = 0.0
 GOAL_HELP_S = 0.5
 GOAL_ONE_SUDOKU_S = 2.0
 
@@ -65,17 +73,10 @@ def accuracy(summary: Summary) -> float:
     return 100 * summary.valid / summary.puzzles if summary.puzzles else 0.0
 
 
-def run(puzzles: list, model: Any, args: argparse.Namespace, halt: bool) -> dict[str, Any]:
+def run(puzzles: list, model: Any, args: argparse.Namespace, **options: Any) -> dict[str, Any]:
     summary = Summary()
-    for result in solve(
-        puzzles,
-        model,
-        kind="sudoku",
-        max_steps=args.max_steps,
-        halt=halt,
-        halt_threshold=args.halt_threshold,
-        batch_size=args.batch_size,
-    ):
+    settings = SolveOptions(max_steps=args.max_steps, batch_size=args.batch_size, **options)
+    for result in solve(puzzles, model, kind="sudoku", options=settings):
         summary.add(result)
     return {**summary.to_dict(), "accuracy": round(accuracy(summary), 3)}
 
@@ -86,10 +87,9 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=1000, help="puzzles to solve (the first N of the CSV)")
     parser.add_argument("--model", default="sudoku", help="bundled name, directory or checkpoint")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="number format of the run")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"], help="number format")
+    parser.add_argument("--batch-size", type=int, default=64, help="the CLI default")
     parser.add_argument("--max-steps", type=int, default=None)
-    parser.add_argument("--halt-threshold", type=float, default=None)
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per start-up measurement")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/halting.json"))
     args = parser.parse_args()
@@ -118,12 +118,12 @@ def main() -> None:
     from trmsolve.models import load_model
 
     model = load_model(args.model, device=args.device, dtype=args.dtype, task="sudoku")
-    list(solve(puzzles[: min(8, len(puzzles))], model, kind="sudoku", max_steps=1))  # warm-up, not timed
-    console.print(f"solving {len(puzzles)} puzzles with halting…")
-    halting = run(puzzles, model, args, halt=True)
-    console.print("…and with --no-halt")
-    full = run(puzzles, model, args, halt=False)
-
+    list(solve(puzzles[: min(8, len(puzzles))], model, kind="sudoku", options=SolveOptions(max_steps=1)))  # warm-up
+    measured = {}
+    for key, (name, options) in RUNS.items():
+        console.print(f"solving {len(puzzles)} puzzles: {name}…")
+        measured[key] = run(puzzles, model, args, **options)
+    halting, full = measured["verified"], measured["no_halt"]
     ratio = halting["puzzles_per_second"] / full["puzzles_per_second"] if full["puzzles_per_second"] else 0.0
     lost = full["accuracy"] - halting["accuracy"]
     report = {
@@ -135,8 +135,7 @@ def main() -> None:
         "batch_size": args.batch_size,
         "torch_threads": _torch_threads(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "halting": halting,
-        "no_halt": full,
+        **measured,
         "throughput_ratio": round(ratio, 3),
         "accuracy_points_lost": round(lost, 3),
         "startup": {
@@ -146,7 +145,7 @@ def main() -> None:
         },
         "goals": {
             "ratio_at_least_4x": ratio >= GOAL_RATIO,
-            "at_most_half_a_point_lost": lost <= GOAL_POINTS_LOST,
+            "no_accuracy_lost": lost <= GOAL_POINTS_LOST,
             "help_under_half_a_second": min(help_s) < GOAL_HELP_S and min(usage_s) < GOAL_HELP_S,
             "one_sudoku_under_2s": statistics.median(one_s) < GOAL_ONE_SUDOKU_S,
         },
@@ -170,14 +169,14 @@ def _torch_threads() -> int:
 def _table(report: dict[str, Any]) -> Table:
     title = f"{report['model']} ({report['dtype']}) on {report['puzzles']} puzzles from {report['csv']}"
     table = Table(title=title, title_justify="left")
-    for column in ("run", "puzzles/s", "mean steps", "accuracy %", "valid", "seconds"):
+    for column in ("run", "puzzles/s", "puzzle-steps", "accuracy %", "valid", "seconds"):
         table.add_column(column, justify="right")
-    for name, key in (("halting", "halting"), ("--no-halt", "no_halt")):
+    for key, (name, _) in RUNS.items():
         run_ = report[key]
         table.add_row(
             name,
             f"{run_['puzzles_per_second']:.1f}",
-            f"{run_['mean_steps']:.2f}",
+            f"{run_['total_steps'] / max(1, run_['puzzles']):.2f}",
             f"{run_['accuracy']:.2f}",
             f"{run_['valid']}/{run_['puzzles']}",
             f"{run_['seconds']:.1f}",
@@ -187,7 +186,7 @@ def _table(report: dict[str, Any]) -> Table:
     table.caption = (
         f"ratio {report['throughput_ratio']:.2f}x (goal >= {GOAL_RATIO:g}x: {_mark(goals['ratio_at_least_4x'])}), "
         f"accuracy lost {report['accuracy_points_lost']:.2f} points "
-        f"(goal <= {GOAL_POINTS_LOST}: {_mark(goals['at_most_half_a_point_lost'])})\n"
+        f"(goal: none lost: {_mark(goals['no_accuracy_lost'])})\n"
         f"--help {startup['help_s']['best']:.2f} s, usage error {startup['usage_error_s']['best']:.2f} s "
         f"(goal < {GOAL_HELP_S} s: {_mark(goals['help_under_half_a_second'])}); "
         f"one Sudoku {startup['one_sudoku_s']['median']:.2f} s wall "

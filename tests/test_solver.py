@@ -18,6 +18,7 @@ from conftest import REFERENCE, reference_config
 import trmsolve
 from trmsolve.errors import PuzzleParseError, TrmsolveError
 from trmsolve.kinds import Puzzle
+from trmsolve.options import SolveOptions
 from trmsolve.solver import Step, Summary, identifier_map, puzzle_identifier, read_inputs, solve
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -87,8 +88,8 @@ def test_arc_directory_reads_each_task_once_with_its_solutions() -> None:
 def test_results_come_in_order_verified_and_batching_does_not_change_them() -> None:
     model = reference_model("trm_att_rope")
     puzzles = sudoku_puzzles(3)
-    one = list(solve(puzzles, model, kind="sudoku", max_steps=3, batch_size=1))
-    together = list(solve(puzzles, model, kind="sudoku", max_steps=3, batch_size=3))
+    one = list(solve(puzzles, model, kind="sudoku", options=SolveOptions(max_steps=3, batch_size=1, verify=False)))
+    together = list(solve(puzzles, model, kind="sudoku", options=SolveOptions(max_steps=3, batch_size=3, verify=False)))
     assert [r.puzzle.source for r in one] == [p.source for p in puzzles]
     assert [r.text for r in one] == [r.text for r in together]
     assert [r.steps for r in one] == [r.steps for r in together]
@@ -103,16 +104,22 @@ def test_results_come_in_order_verified_and_batching_does_not_change_them() -> N
 def test_halting_rules_and_steps() -> None:
     model = reference_model("trm_att_rope")
     puzzles = sudoku_puzzles(2)
-    full = list(solve(puzzles, model, kind="sudoku", max_steps=4, halt=False))
+    full = list(solve(puzzles, model, kind="sudoku", options=SolveOptions(max_steps=4, halt=False, verify=False)))
     assert [r.steps for r in full] == [4, 4]
     # Halting early gives the answer that running every step had at that step.
-    early = list(solve(puzzles, model, kind="sudoku", max_steps=4, halt_threshold=0.0))
+    early = list(
+        solve(puzzles, model, kind="sudoku", options=SolveOptions(max_steps=4, halt_threshold=0.0, verify=False))
+    )
     assert [(r.steps, r.halted) for r in early] == [(1, True), (1, True)]
-    first = list(solve(puzzles, model, kind="sudoku", max_steps=1, halt=False))
+    first = list(solve(puzzles, model, kind="sudoku", options=SolveOptions(max_steps=1, halt=False, verify=False)))
     assert [r.text for r in early] == [r.text for r in first]
-    never = list(solve(puzzles, model, kind="sudoku", max_steps=3, halt_threshold=1.0))
+    never = list(
+        solve(puzzles, model, kind="sudoku", options=SolveOptions(max_steps=3, halt_threshold=1.0, verify=False))
+    )
     assert [(r.steps, r.halted) for r in never] == [(3, False), (3, False)]
-    default = list(solve(puzzles, model, kind="sudoku"))  # the checkpoint's default steps and rule
+    default = list(
+        solve(puzzles, model, kind="sudoku", options=SolveOptions(verify=False))
+    )  # the checkpoint's default steps and rule
     assert all(r.max_steps == model.info.default_steps for r in default)
     assert all(r.halted == (r.q_halt_prob > 0.5) for r in default)
 
@@ -121,7 +128,13 @@ def test_on_step_reports_every_step_of_every_puzzle() -> None:
     model = reference_model("trm_att_rope")
     steps: list[Step] = []
     results = list(
-        solve(sudoku_puzzles(2), model, kind="sudoku", max_steps=3, halt=False, batch_size=2, on_step=steps.append)
+        solve(
+            sudoku_puzzles(2),
+            model,
+            kind="sudoku",
+            on_step=steps.append,
+            options=SolveOptions(max_steps=3, halt=False, batch_size=2, verify=False),
+        )
     )
     assert [(s.puzzle.source, s.step) for s in steps] == [
         (p, n) for n in (1, 2, 3) for p in (results[0].puzzle.source, results[1].puzzle.source)
@@ -140,7 +153,7 @@ def test_json_record_has_the_documented_fields() -> None:
     csv_path = EXAMPLES / "sudoku" / "puzzles.csv"
     _, question, answer, _ = csv_path.read_text().splitlines()[1].split(",")
     puzzles = list(read_inputs([csv_path], "sudoku"))[:1]
-    (result,) = solve(puzzles, model, kind="sudoku", max_steps=2, model_name="ref")
+    (result,) = solve(puzzles, model, kind="sudoku", model_name="ref", options=SolveOptions(max_steps=2, verify=False))
     record = json.loads(result.to_json())
     assert "\n" not in result.to_json()
     assert record["source"] == f"{csv_path}:2"
@@ -156,7 +169,7 @@ def test_json_record_has_the_documented_fields() -> None:
 
 def test_a_model_for_another_kind_is_refused() -> None:
     with pytest.raises(TrmsolveError, match="solves sudoku puzzles, not maze"):
-        list(solve([], reference_model("trm_att_rope"), kind="maze"))
+        list(solve([], reference_model("trm_att_rope"), kind="maze", options=SolveOptions(verify=False)))
 
 
 def test_arc_runs_with_the_tasks_identifier_when_the_model_has_one() -> None:
@@ -164,11 +177,11 @@ def test_arc_runs_with_the_tasks_identifier_when_the_model_has_one() -> None:
     (puzzle,) = [p for p in read_inputs([EXAMPLES / "arc" / "flip_horizontal.json"], "arc")]
     task = puzzle.meta["task_id"]
     assert puzzle_identifier(puzzle, identifier_map(model)) == 0  # no identifiers: blank
-    blank = next(solve([puzzle], model, kind="arc", max_steps=1))
+    blank = next(solve([puzzle], model, kind="arc", options=SolveOptions(max_steps=1, verify=False)))
     model.identifiers = ["<blank>", "other", task]
     try:
         assert puzzle_identifier(puzzle, identifier_map(model)) == 2
-        own = next(solve([puzzle], model, kind="arc", max_steps=1))
+        own = next(solve([puzzle], model, kind="arc", options=SolveOptions(max_steps=1, verify=False)))
     finally:
         model.identifiers = None
     assert own.q_halt_prob != blank.q_halt_prob  # a different puzzle embedding went in
@@ -178,7 +191,7 @@ def test_arc_runs_with_the_tasks_identifier_when_the_model_has_one() -> None:
 def test_maze_result_is_cropped_to_the_maze_and_checked() -> None:
     model = reference_model("hrm_rope")
     (puzzle,) = list(read_inputs([EXAMPLES / "maze" / "small.txt"], "maze"))
-    (result,) = solve([puzzle], model, kind="maze", max_steps=1)
+    (result,) = solve([puzzle], model, kind="maze", options=SolveOptions(max_steps=1, verify=False))
     assert result.answer.shape == puzzle.grid.shape == (11, 15)
     assert not result.valid and result.verdict.problems
     assert result.text.count("\n") == 10
@@ -188,7 +201,7 @@ def test_summary_counts() -> None:
     model = reference_model("trm_att_rope")
     summary = Summary()
     puzzles = list(read_inputs([EXAMPLES / "sudoku" / "puzzles.csv", EXAMPLES / "sudoku" / "grids.txt"], "sudoku"))
-    for result in solve(puzzles, model, kind="sudoku", max_steps=2, halt=False):
+    for result in solve(puzzles, model, kind="sudoku", options=SolveOptions(max_steps=2, halt=False, verify=False)):
         summary.add(result)
     assert (summary.puzzles, summary.valid, summary.known, summary.correct, summary.failed) == (8, 0, 5, 0, 8)
     assert summary.mean_steps == 2.0

@@ -94,12 +94,8 @@ def trace_frame(kind: PuzzleKind, step: Step) -> RenderableType:
     return Group(Text(step.puzzle.source, style="dim"), status, grid)
 
 
-def summary_table(summary: Summary) -> Table:
-    """The batch in one short table that fits a 60-column terminal: one figure a row."""
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_row("summary", "")
+def summary_table(summary: Summary) -> Text:
+    """The batch in short lines that fit a 60-column terminal: one figure a line, under "summary"."""
     rows = [("puzzles", str(summary.puzzles)), ("valid", f"{summary.valid}/{summary.puzzles}")]
     if summary.routes.get("more steps") or summary.routes.get("other view"):
         for route in ("as given", "more steps", "other view"):
@@ -112,9 +108,12 @@ def summary_table(summary: Summary) -> Table:
         ("Q head halted", f"{summary.halted}/{summary.puzzles}"),
         ("time", f"{summary.seconds:.1f} s ({summary.puzzles_per_second:.1f} puzzles/s)"),
     ]
+    width = max(len(name) for name, _ in rows)
+    text = Text("summary\n", style="bold")
     for name, value in rows:
-        table.add_row(name, value)
-    return table
+        text.append(f"{name.ljust(width)}  {value}\n")
+    text.rstrip()
+    return text
 
 
 ROUTES = {

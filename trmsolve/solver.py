@@ -116,7 +116,7 @@ class Result:
     model: str
     view: int = 0  # verified solving: the view that settled it (0 = the puzzle as given)
     symmetry: str = "as given"  # that view's transform
-    total_steps: int | None = None  # puzzle-steps over all views (None: = steps, a single view)
+    total_steps: int = 0  # puzzle-steps over all views
     trained_steps: int = 16  # the checkpoint's own step count
 
     @property
@@ -161,7 +161,7 @@ class Result:
             "model": self.model,
             "view": self.view,
             "symmetry": self.symmetry,
-            "total_steps": self.steps if self.total_steps is None else self.total_steps,
+            "total_steps": self.total_steps,
             "route": self.route,
         }
 
@@ -198,7 +198,7 @@ class Summary:
         self.valid += result.valid
         self.failed += not result.ok
         self.steps += result.steps
-        self.total_steps += result.steps if result.total_steps is None else result.total_steps
+        self.total_steps += result.total_steps
         self.halted += result.halted
         if result.valid:
             self.routes[result.route] = self.routes.get(result.route, 0) + 1
@@ -433,6 +433,7 @@ def _run_published(
             confidence=float(cells.mean()) if cells.size else 0.0,
             elapsed_ms=0.0,
             model=name,
+            total_steps=int(steps[i]),
             trained_steps=trained,
         )
         result.elapsed_ms = (finished_at[i] + time.perf_counter() - checked) * 1000

@@ -52,7 +52,7 @@ def solve_puzzles(
     inputs: Annotated[
         list[str],
         typer.Argument(
-            metavar="INPUT...",
+            metavar="INPUT",
             help="Puzzle files, directories (searched recursively) or - for stdin.",
             show_default=False,
         ),
@@ -260,7 +260,9 @@ class SolveView:
         self.shown = err if json_output else out  # trace frames and the summary: never into JSON Lines
         delay = trace_delay if trace_delay is not None else (0.3 if self.shown.is_terminal else 0.0)
         self.tracer = Tracer(kind, self.shown, delay=delay) if trace else None
-        self.show_progress = err.is_terminal and not trace and (json_output or quiet or not out.is_terminal)
+        # A live display on stderr while data goes to a terminal would redraw over the data: there, the answers
+        # arriving are the progress. Progress shows when stdout is a pipe or a file, or when -q keeps it empty.
+        self.show_progress = err.is_terminal and not trace and (not out.is_terminal or (quiet and not json_output))
 
     def status(self, message: str) -> Any:
         """A spinner on stderr while something slow happens before the first answer (a terminal only)."""
@@ -272,9 +274,9 @@ class SolveView:
 
         summary = Summary()
         results = solve(puzzles, network, kind=self.kind, options=options, on_step=self.tracer, model_name=name)
-        with progress_bar(self.err, len(puzzles)) if self.show_progress else nullcontext() as progress:
-            task = progress.add_task("solving", total=len(puzzles), valid=0, rate=0.0) if progress else None
-            try:
+        try:
+            with progress_bar(self.err) if self.show_progress else nullcontext() as progress:
+                task = progress.add_task("solving", total=len(puzzles), valid=0, rate=0.0) if progress else None
                 for result in results:
                     summary.add(result)
                     if self.json_output:
@@ -286,16 +288,14 @@ class SolveView:
                     if progress is not None:
                         rate = summary.puzzles_per_second
                         progress.update(task, completed=summary.puzzles, valid=summary.valid, rate=rate)
-            except KeyboardInterrupt:
-                if self.tracer is not None:
-                    self.tracer.close()
-                where = "as JSON Lines on stdout" if self.json_output else "above"
-                print(f"interrupted: {summary.puzzles} of {len(puzzles)} puzzles done (their results are {where})",
-                      file=sys.stderr, flush=True)  # fmt: skip
-                raise typer.Exit(EXIT_INTERRUPTED) from None
-            finally:
-                if self.tracer is not None:
-                    self.tracer.close()
+        except KeyboardInterrupt:  # after the progress display is gone, so this line stays on screen
+            where = "as JSON Lines on stdout" if self.json_output else "above"
+            print(f"interrupted: {summary.puzzles} of {len(puzzles)} puzzles done (their results are {where})",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            if self.tracer is not None:
+                self.tracer.close()
         if summary.puzzles > 1 or self.quiet:
             self.shown.print(summary_table(summary))
         return summary
