@@ -40,6 +40,7 @@ from trmsolve.errors import TrmsolveError
 from trmsolve.kinds import Puzzle, get_kind
 from trmsolve.model import RecursiveReasoningModel
 from trmsolve.models import load_model
+from trmsolve.options import SolveOptions
 from trmsolve.render import arc_answer_view, arc_score_table
 from trmsolve.solver import solve
 from trmsolve.train import IGNORE_LABEL, TrainConfig, Trainer, token_losses
@@ -180,7 +181,7 @@ def test_batched_views_equal_single_runs_of_a_published_checkpoint() -> None:
             assert ca.q_halt_prob == pytest.approx(cb.q_halt_prob, abs=1e-6)
     assert [a.runs for a in together] == [4, 2, 4]
     plain = predict(model, puzzles[:1], max_views=1)[0].candidates[0].grid
-    (result,) = solve(puzzles[:1], model, kind="arc", halt=False)
+    (result,) = solve(puzzles[:1], model, kind="arc", options=SolveOptions(halt=False))
     np.testing.assert_array_equal(plain, result.answer)
 
 

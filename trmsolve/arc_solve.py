@@ -532,6 +532,9 @@ def adapt(
     )
 
 
+MAX_NEAREST_CANDIDATES = 512  # known embeddings tried as an adapted row's start; bounds the time before step 1
+
+
 def use_bf16(model: RecursiveReasoningModel, bf16: bool | None) -> bool:
     """Whether to autocast to bfloat16: as asked, or (None) where the model's device runs it natively."""
     from trmsolve.hardware import native_bf16
@@ -551,14 +554,19 @@ def nearest_rows(
 ) -> list[int]:
     """For each list of demonstration pairs, the known puzzle identifier (not the blank one) whose
     embedding predicts their outputs best after one step: least stablemax loss per token over the first
-    `pairs` pairs, at the canvas origin. One forward step per (identifier, pair), batched."""
+    `pairs` pairs, at the canvas origin. One forward step per (identifier, pair), batched. A map of more
+    than MAX_NEAREST_CANDIDATES identifiers offers each task's plain version only, so the time this takes
+    stays bounded (a published map has ~1,000 augmented versions of every task)."""
     import torch
 
     from trmsolve.model import Carry
     from trmsolve.train import IGNORE_LABEL, token_losses
 
     names = model.identifiers or [BLANK_IDENTIFIER] * model.config.num_puzzle_identifiers
-    known = torch.tensor([number for number, name in enumerate(names) if name != BLANK_IDENTIFIER])
+    known = [number for number, name in enumerate(names) if name != BLANK_IDENTIFIER]
+    if len(known) > MAX_NEAREST_CANDIDATES:  # a published map: ~1,000 versions a task; each task's plain one
+        known = [n for n in known if parse_identifier(names[n]).task == names[n]][:MAX_NEAREST_CANDIDATES]
+    known = torch.tensor(known)
     bf16 = use_bf16(model, bf16)
     best = []
     for demos in demonstrations:

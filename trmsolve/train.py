@@ -28,6 +28,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,9 @@ from trmsolve.config import TASK_SHAPES, CheckpointInfo, ModelConfig
 from trmsolve.errors import TrmsolveError
 from trmsolve.hardware import resolve_dtype
 from trmsolve.inference import final, refine
+from trmsolve.kinds import get_kind
 from trmsolve.model import Carry, RecursiveReasoningModel
+from trmsolve.options import SolveOptions
 
 IGNORE_LABEL = -100
 MODES = {"all_steps": False, "halting": True}  # evaluation name -> refine(halt=...)
@@ -613,6 +616,41 @@ def evaluate(
             }
         results[mode] = entry
     return results
+
+
+def evaluate_verified(
+    model: RecursiveReasoningModel,
+    task: str,
+    csv_path: str | Path,
+    limit: int,
+    options: SolveOptions,
+    *,
+    tiers: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Exact accuracy of verified solving (the CLI's default) on the first `limit` puzzles of a held-out CSV,
+    with its compute: mean steps of the deciding view and mean puzzle-steps over all views."""
+    from trmsolve.solver import read_inputs, solve
+
+    puzzles = [p for p in islice(read_inputs([csv_path], task), limit) if not isinstance(p, TrmsolveError)]
+    results = list(solve(puzzles, model, kind=task, options=options))
+    exact = np.array([bool(r.correct) for r in results])
+    entry: dict[str, Any] = {
+        "exact": round(float(exact.mean()), 4) if len(exact) else 0.0,
+        "mean_steps": round(float(np.mean([r.steps for r in results])), 2) if results else 0.0,
+        "mean_puzzle_steps": round(float(np.mean([r.total_steps for r in results])), 2) if results else 0.0,
+        "routes": {route: sum(r.route == route and bool(r.correct) for r in results) for route in ROUTES},
+        "views": options.views_for(get_kind(task)),
+        "max_steps": options.steps_for(model, get_kind(task)),
+    }
+    if tiers is not None and len(tiers) == len(exact):
+        entry["by_tier"] = {
+            str(t): {"n": int((tiers == t).sum()), "exact": round(float(exact[tiers == t].mean()), 4)}
+            for t in sorted(set(tiers.tolist()))
+        }
+    return entry
+
+
+ROUTES = ("as given", "more steps", "other view")
 
 
 def load_initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:

@@ -89,8 +89,10 @@ def models(json_output: JsonOption = False) -> None:
 
 @app.command()
 def version(json_output: JsonOption = False) -> None:
-    """Print the version."""
+    """Print the version; with --json also the device, its capability and the number format `auto` picks."""
     if json_output:
-        emit_json(json.dumps({"version": __version__}))
+        from trmsolve.hardware import describe
+
+        emit_json(json.dumps({"version": __version__, **describe()}))
     else:
         print(f"trmsolve {__version__}")

@@ -8,50 +8,61 @@ import sys
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from trmsolve.cli.common import Device, Dtype, DtypeOption, JsonOption, Task, app, eval_app, finish
+from trmsolve.cli.common import Device, Dtype, DtypeOption, JsonOption, Task, ThreadsOption, app, eval_app, finish
 from trmsolve.errors import TrmsolveError
-
-if TYPE_CHECKING:
-    pass
 
 
 def eval_command(kind: str) -> Callable[..., None]:
-    """`eval sudoku|maze`: exact whole-answer accuracy on a held-out CSV, all steps and halting, by tier."""
+    """`eval sudoku|maze`: exact whole-answer accuracy on a held-out CSV by the published protocol (all steps,
+    Q-head halting) and by verified solving, side by side with their compute, by tier."""
 
     def command(
-        data: Annotated[Path, typer.Option(help="Held-out CSV (source,question,answer,rating).")],
-        model: Annotated[str, typer.Option("--model", "-m", help="Bundled name, model directory or checkpoint.")] = (
-            kind
-        ),
-        limit: Annotated[int | None, typer.Option(min=1, help="Only the first N puzzles.")] = None,
-        batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1)] = 256,
+        data: Annotated[Path, typer.Option(metavar="CSV", help="Held-out CSV (source,question,answer,rating).")],
+        model: Annotated[
+            str, typer.Option("--model", "-m", metavar="MODEL", help="Bundled name, model directory or checkpoint.")
+        ] = kind,
+        limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="Only the first N puzzles.")] = None,
+        batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, metavar="N")] = 256,
+        verified: Annotated[
+            bool, typer.Option(help="Also score verified solving (the CLI's default) beside the published protocol.")
+        ] = True,
+        views: Annotated[int | None, typer.Option(min=1, metavar="N", help="Verified solving: most views.")] = None,
+        max_steps: Annotated[
+            int | None, typer.Option(min=1, metavar="N", help="Verified solving: most steps per view.")
+        ] = None,
         dtype: DtypeOption = Dtype.auto,
         device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
+        threads: ThreadsOption = None,
         json_output: JsonOption = False,
     ) -> None:
+        from trmsolve.hardware import set_threads
         from trmsolve.models import load_model
-        from trmsolve.train import evaluate, load_data, tier_names
+        from trmsolve.options import SolveOptions
+        from trmsolve.train import evaluate, evaluate_verified, load_data, tier_names
 
+        set_threads(threads)
         split = load_data(kind, str(data))
         n = min(limit or len(split), len(split))
         network = load_model(model, device=device.value, dtype=dtype.value, task=kind)
         inputs = split.inputs[:n]
+        tiers = tier_names(kind, inputs, split.ratings[:n])
         result = evaluate(
-            network,
-            inputs,
-            split.labels[:n],
-            split.puzzle_identifiers[:n],
-            batch_size=batch_size,
-            tiers=tier_names(kind, inputs, split.ratings[:n]),
+            network, inputs, split.labels[:n], split.puzzle_identifiers[:n], batch_size=batch_size, tiers=tiers
         )
-        report = {"data": str(data), "model": model, "dtype": dtype.value, **result}
+        if verified:
+            options = SolveOptions(views=views, max_steps=max_steps, batch_size=min(batch_size, 64))
+            result["verified"] = evaluate_verified(network, kind, data, n, options, tiers=tiers)
+        report = {"data": str(data), "model": model, "dtype": str(network.dtype).removeprefix("torch."), **result}
         print(json.dumps(report) if json_output else metrics_text(result), flush=True)
 
-    command.__doc__ = f"Exact accuracy of a {kind} model on held-out puzzles, with and without halting, by tier."
+    command.__doc__ = (
+        f"Exact accuracy of a {kind} model on held-out puzzles: the published protocol (all steps, Q-head "
+        "halting) and verified solving, with their compute, by tier."
+    )
     return command
 
 
