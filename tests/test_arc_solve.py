@@ -30,6 +30,7 @@ from trmsolve.arc_solve import (
     score,
     submission,
     task_views,
+    use_bf16,
     vote,
     write_submission,
 )
@@ -312,7 +313,7 @@ def _demo_loss(model: RecursiveReasoningModel, identifier: int, pairs: list[tupl
     for grid, answer in pairs:
         labels = torch.from_numpy(grid_to_tokens(answer)).long()[None]
         labels[labels == 0] = IGNORE_LABEL
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16(model, None)):
             inputs = torch.from_numpy(grid_to_tokens(grid)).long()[None]
             logits = model(model.initial_carry(1), inputs, torch.tensor([identifier]))
         total += float(token_losses(logits.logits.float(), labels, "stablemax").sum() / (labels != IGNORE_LABEL).sum())

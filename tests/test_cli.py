@@ -292,3 +292,74 @@ def test_help_and_usage_errors_do_not_import_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.stdout == "[0, 0, 2] False\n", result.stderr
+
+
+# ------------------------------------------------------------------------------- first use (issue 15 items)
+
+
+def test_an_arc_answer_nothing_can_check_is_marked_unchecked_not_solved() -> None:
+    result = run("arc", ARC / "recolour.json", "--max-steps", 1)  # no test output in the file
+    assert result.exit_code == 0
+    assert "?" in result.stdout and "✓" not in result.stdout
+    assert "0 test inputs checked against a known output; 1 unchecked" in result.stdout
+    record = json_lines(run("arc", ARC / "recolour.json", "--max-steps", 1, "--json").stdout)[0]
+    assert record["checked"] is False and record["correct"] is None
+
+
+def test_the_bundled_arc_model_solves_its_examples() -> None:
+    result = run("arc", ARC / "b1948b0a.json", ARC / "d511f180.json", ARC / "0d3d703e.json", "--json")
+    assert result.exit_code == 0, result.output
+    assert [r["correct"] for r in json_lines(result.stdout)] == [True, True, True]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("55" + "." * 79, "p.txt:1: the givens break the rules: 5 at r1c1 and at r1c2 (same row)"),
+        ("5 3 ~ ~ 7\n6 ~ ~ 1 9 5\n", "p.txt: no Sudoku read (blanks: 0 . _ * ? x -, or spaces in a 9-column grid)"),
+    ],
+)
+def test_puzzles_that_are_not_puzzles_are_bad_input_before_the_model_loads(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "p.txt"
+    path.write_text(text + "\n")
+    result = run("sudoku", path, "-m", tmp_path / "no-such-model")  # never loaded: the input fails first
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()  # one line, however many lines of the file were wrong
+    assert line.startswith(f"error: {tmp_path / message}")
+
+
+def test_a_puzzle_with_several_solutions_is_solved_and_said_to_be_not_unique(tmp_path: Path) -> None:
+    path = tmp_path / "open.txt"
+    path.write_text("." * 81 + "\n")  # no givens: any valid grid is a solution
+    result = run("sudoku", path, "--json")
+    (record,) = json_lines(result.stdout)
+    if record["valid"]:
+        assert record["details"]["unique"] is False
+        assert record["problems"] == ["the puzzle has more than one solution: this is one of them"]
+
+
+def test_a_ragged_walled_maze_is_bad_input_naming_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.txt"
+    path.write_text("#####\n#S  #\n# #\n#  G#\n#####\n")
+    result = run("maze", path)
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == f"error: {path}:3: row is 3 wide, the other rows 5 (a maze walled all round has rows of one width)\n"
+    )
+
+
+def test_threads_and_a_passive_openmp_wait_by_default() -> None:
+    script = (
+        "import os, sys, trmsolve.cli as c\n"
+        "sys.argv = ['trmsolve', 'version']\n"
+        "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
+        "print(os.environ['OMP_WAIT_POLICY'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.splitlines()[-1] == "PASSIVE"
+    result = run("sudoku", SUDOKU / "easy.txt", "--threads", 1, "--json")
+    assert result.exit_code == 0 and json_lines(result.stdout)[0]["valid"]

@@ -122,3 +122,42 @@ def test_export_writes_a_loadable_model_with_its_provenance(tmp_path: Path) -> N
     chosen = trainer.ema if provenance["weights"] == "ema" else trainer.model
     for name, tensor in chosen.state_dict().items():
         assert torch.equal(model.state_dict()[name], tensor), name
+
+
+def test_init_starts_from_the_given_weights_with_a_fresh_optimiser(tmp_path: Path) -> None:
+    """`train --init DIR`: the first step's loss is that model's loss on the batch, not a new model's."""
+    first = Trainer(tiny_config(tmp_path / "a", 3), log=lambda line: None)
+    for _ in range(3):
+        first.train_step()
+    first.export(tmp_path / "exported")
+    exported = load_model(tmp_path / "exported", dtype="float32")
+
+    config = dataclasses.replace(tiny_config(tmp_path / "b", 3), init=str(tmp_path / "exported"), dtype="float32")
+    continued = Trainer(config, log=lambda line: None)
+    assert continued.step == 0 and not continued.optimizer.state  # a fresh optimiser and schedule
+    for name, tensor in exported.state_dict().items():
+        assert torch.equal(continued.model.state_dict()[name], tensor), name
+    batch = {k: v.clone() for k, v in continued.sampler.next().items()}
+    continued.sampler = type(continued.sampler)(continued.data, config.batch_size, config.seed, config.augment)
+    reference = Trainer(dataclasses.replace(config, init=None), log=lambda line: None)
+    reference.model.load_state_dict(exported.state_dict())
+    expected = reference.train_step()["lm_loss"]
+    assert continued.train_step()["lm_loss"] == expected
+    fresh = Trainer(dataclasses.replace(config, init=None), log=lambda line: None)
+    assert fresh.train_step()["lm_loss"] != expected
+    assert batch["inputs"].shape[0] == config.batch_size
+
+
+def test_a_canvas_crop_trains_on_the_square_the_mazes_occupy(tmp_path: Path) -> None:
+    from trmsolve.data import maze
+
+    small = tmp_path / "small.csv"
+    maze.write_csv(small, maze.generate(32, 5, small_share=1.0, small_sides=(5, 9)))
+    config = dataclasses.replace(tiny_config(tmp_path / "crop", 2), data=str(small), eval_data=str(small))
+    config.model = dataclasses.replace(config.model, canvas_crop=8)
+    trainer = Trainer(config, log=lambda line: None)
+    side = int(trainer.positions.numel() ** 0.5)
+    assert 8 <= side < 30 and trainer.data.inputs.shape[1] == side * side  # only the square the mazes need
+    assert trainer.positions[side].item() == 30  # one canvas row down: rotary positions keep the 30-wide rows
+    metrics = trainer.train_step()
+    assert metrics["loss"] > 0 and trainer.slots.carry.z_H.shape[1] == side * side + trainer.model.num_prefix_tokens

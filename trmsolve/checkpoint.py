@@ -88,6 +88,7 @@ def read_config(model_dir: Path) -> tuple[ModelConfig, CheckpointInfo]:
         raise CheckpointError(f"{path}: format version {data['format_version']} is newer than this trmsolve")
     try:
         config = ModelConfig.from_dict(data["model"])
+        config.check()
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     info = CheckpointInfo(
@@ -119,12 +120,16 @@ def load_model_dir(model_dir: str | Path) -> RecursiveReasoningModel:
 def build_model(
     config: ModelConfig, info: CheckpointInfo, state: dict[str, torch.Tensor], source: str
 ) -> RecursiveReasoningModel:
-    """Instantiate from `config` and load `state` strictly, naming the first mismatch in one line."""
+    """Instantiate from `config` and load `state` strictly, naming the first mismatch in one line.
+
+    Every size is checked against sane bounds and the weights' shapes on the meta device first, so a
+    config asking for more than its weights hold is refused before anything is allocated."""
     try:
-        model = RecursiveReasoningModel(config, info)
+        config.check()
+        with torch.device("meta"):
+            expected = RecursiveReasoningModel(config, info).state_dict()
     except ValueError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
-    expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -139,6 +144,7 @@ def build_model(
             raise CheckpointError(
                 f"{source}: shape of {name} is {list(state[name].shape)}, the config needs {list(tensor.shape)}"
             )
+    model = RecursiveReasoningModel(config, info)
     model.load_state_dict({k: v.float() for k, v in state.items()})
     return model.eval()
 

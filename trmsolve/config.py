@@ -19,6 +19,26 @@ ARCH_NAMES = {
 TASK_SHAPES: dict[str, tuple[int, int]] = {"sudoku": (81, 11), "maze": (900, 6), "arc": (900, 12)}
 
 
+# What a config may ask for: far above every published model (seq_len 916, hidden 512, 876,406 identifiers),
+# far below sizes that would exhaust memory before the weights are even compared.
+SANE_BOUNDS: dict[str, tuple[float, float]] = {
+    "seq_len": (1, 65_536),
+    "vocab_size": (2, 65_536),
+    "num_puzzle_identifiers": (1, 10_000_000),
+    "puzzle_emb_ndim": (0, 65_536),
+    "puzzle_emb_len": (0, 4_096),
+    "hidden_size": (1, 16_384),
+    "num_heads": (1, 1_024),
+    "expansion": (0.1, 64),
+    "H_cycles": (1, 1_000),
+    "L_cycles": (1, 1_000),
+    "H_layers": (0, 1_000),
+    "L_layers": (1, 1_000),
+    "halt_max_steps": (1, 100_000),
+    "canvas_crop": (0, 1_024),
+}
+
+
 @dataclass
 class ModelConfig:
     """Architecture of a TRM or HRM network plus the data shape it was trained on."""
@@ -65,6 +85,16 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def check(self) -> None:
+        """Refuse sizes no model has before anything is allocated (a config.json is untrusted input): a
+        ValueError naming the first field out of bounds."""
+        for name, (low, high) in SANE_BOUNDS.items():
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+                raise ValueError(f"{name} is {value!r}, outside {low}..{high}")
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:

@@ -230,7 +230,10 @@ def arc_score_table(score: ArcScore, per_task: bool = True) -> Table:
             table.add_row(task.task_id, str(task.tests), *(f"{task.pass_at(k):.2f}" for k in score.ks))
     tests = sum(t.tests for t in score.tasks)
     table.add_row(
-        f"all {len(score.tasks)} tasks", str(tests), *(f"{score.pass_at(k):.4f}" for k in score.ks), style="bold"
+        f"all {len(score.tasks)} tasks" if len(score.tasks) > 1 else "the task",
+        str(tests),
+        *(f"{score.pass_at(k):.4f}" for k in score.ks),
+        style="bold",
     )
     table.caption = "pooled over test inputs: " + ", ".join(
         f"pass@{k} {score.example_pass_at(k):.4f}" for k in score.ks

@@ -106,6 +106,7 @@ class TrainData:
     ratings: np.ndarray  # [N]
     augment: Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None
     identifiers: list[str] | None = None  # ARC: identifier names, index = id
+    symmetries: tuple[str, ...] = ()  # the transform families `augment` draws from (recorded in the model)
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -119,7 +120,7 @@ def load_data(task: str, path: str) -> TrainData:
         module = importlib.import_module(f"trmsolve.data.{task}")
         inputs, labels, ratings = module.load_tokens(path)
         ids = np.zeros(len(inputs), dtype=np.int64)
-        return TrainData(inputs, labels, ids, ratings, augment=module.augment)
+        return TrainData(inputs, labels, ids, ratings, augment=module.augment, symmetries=module.SYMMETRIES)
     if task == "arc":
         root = Path(path)
         arrays = {
@@ -284,9 +285,10 @@ class Trainer:
             config.model = dataclasses.replace(config.model, num_puzzle_identifiers=len(self.data.identifiers))
         initial = load_initial_weights(config)
         model_config = config.model
-        info = CheckpointInfo(
-            task=config.task, default_steps=model_config.halt_max_steps, encoding=TASK_ENCODINGS.get(config.task, {})
-        )
+        encoding = dict(TASK_ENCODINGS.get(config.task, {}))
+        if config.augment and self.data.symmetries:  # what verified solving may use for its retries
+            encoding["symmetries"] = list(self.data.symmetries)
+        info = CheckpointInfo(task=config.task, default_steps=model_config.halt_max_steps, encoding=encoding)
         self.model = RecursiveReasoningModel(model_config, info).to(self.device)
         if initial is not None:
             self.model.load_state_dict(initial)

@@ -17,7 +17,9 @@ from typing import NamedTuple
 import numpy as np
 
 from trmsolve.errors import PuzzleParseError
-from trmsolve.kinds.sudoku import BOXES, _solve_cells
+from trmsolve.kinds.sudoku import BOXES, SYMMETRY_FAMILIES, _solve_cells
+
+SYMMETRIES = SYMMETRY_FAMILIES  # what `augment` trains with
 
 HEADER = ("source", "question", "answer", "rating")
 TIERS = ("no-guess", "search", "hardest")

@@ -273,7 +273,7 @@ def _parse_lines(lines: list[str], source: str) -> Iterator[Puzzle | PuzzleParse
         cells = whole if whole is not None else "".join(runs)
         if not cells:
             continue
-        if whole is None and len(cells) < 9 and " " in text and _FIXED_ROW.match(unstripped.rstrip()):
+        if whole is None and len(cells) < 9 and " " in unstripped and _FIXED_ROW.match(unstripped.rstrip() or " "):
             cells = unstripped.rstrip().ljust(9).replace(" ", "0")  # spaces as blanks; trailing ones stripped
         if whole is None and len(cells) == 9:
             puzzle = grid.add(cells, number)

@@ -1,0 +1,165 @@
+"""How close solving gets to this machine's matmul peak, for the bundled models and published-size stand-ins.
+
+In one run: the machine's fp32 (and bf16) matmul peak, then for each model and batch size (1, 8, 64, 256)
+the puzzle-steps per second of the refinement step as `trmsolve` runs it (inference mode, the carry kept
+between steps), the FLOPs of one puzzle-step computed from the model's config, and the achieved fraction
+of the fp32 peak. Stand-ins have random weights in the published layout (TRM, hidden 512, 8 heads,
+H_cycles 3, 2 layers, 16 puzzle-embedding tokens; Sudoku L_cycles 6 over 81 cells, mlp_t or attention;
+maze/ARC L_cycles 4 over the 900-cell canvas). A batch whose single step would take longer than
+--max-seconds (estimated from the batch before it) is skipped and says so.
+
+    python benchmarks/bench_speed.py --out benchmarks/results/speed.json     # on an idle CPU
+
+Pause other work on the machine first (`kill -STOP`): figures from a busy CPU are not the machine's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trmsolve.config import ModelConfig
+from trmsolve.hardware import cpu_flags, describe
+from trmsolve.model import RecursiveReasoningModel, swiglu_width
+from trmsolve.models import load_model
+
+BATCHES = (1, 8, 64, 256)
+PUBLISHED = dict(
+    arch="trm", hidden_size=512, num_heads=8, H_cycles=3, L_layers=2, puzzle_emb_ndim=512, puzzle_emb_len=16
+)
+STAND_INS = {
+    "published sudoku mlp_t (stand-in)": dict(
+        PUBLISHED, seq_len=81, vocab_size=11, L_cycles=6, mlp_t=True, pos_encodings="none"
+    ),
+    "published sudoku attention (stand-in)": dict(PUBLISHED, seq_len=81, vocab_size=11, L_cycles=6),
+    "published maze/ARC 900 cells (stand-in)": dict(PUBLISHED, seq_len=900, vocab_size=12, L_cycles=4),
+}
+
+
+def matmul_peak(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> float:
+    """GFLOP/s of the best of repeated size x size matmuls."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        best = max(best, 4 * 2 * size**3 / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def flops_per_puzzle_step(config: ModelConfig, length: int | None = None) -> float:
+    """Multiply-adds x 2 of one ACT step of one puzzle: every block application plus the heads."""
+    tokens = length or config.total_len
+    hidden = config.hidden_size
+    inner = swiglu_width(hidden, config.expansion)
+    channel = 2 * tokens * hidden * 3 * inner  # gate_up (2 x inner) and down
+    if config.mlp_t:
+        mixing = 2 * hidden * tokens * 3 * swiglu_width(config.total_len, config.expansion)
+    else:
+        mixing = 2 * tokens * hidden * 4 * hidden + 2 * 2 * tokens * tokens * hidden  # qkv + o, scores + values
+    per_block = channel + mixing
+    if config.arch == "trm":
+        applications = config.H_cycles * (config.L_cycles + 1) * config.L_layers
+    else:
+        applications = config.H_cycles * (config.L_cycles * config.L_layers + config.H_layers)
+    return applications * per_block + 2 * tokens * hidden * config.vocab_size
+
+
+@torch.inference_mode()
+def time_steps(model: RecursiveReasoningModel, batch: int, inputs: torch.Tensor, steps: int) -> float:
+    """Seconds per refinement step of `batch` puzzles (after one warm-up step)."""
+    positions = model.canvas_positions(inputs)
+    x = model.embed(inputs, None, positions)
+    carry = model.initial_carry(batch, positions)
+    carry = model.step(carry, x, positions).carry
+    start = time.perf_counter()
+    for _ in range(steps):
+        carry = model.step(carry, x, positions).carry
+    return (time.perf_counter() - start) / steps
+
+
+def sample_inputs(config: ModelConfig, batch: int) -> torch.Tensor:
+    """Tokens shaped like the task's: a full Sudoku grid, or a 13x13 maze on the canvas (walls elsewhere)."""
+    inputs = torch.randint(2, config.vocab_size, (batch, config.seq_len))
+    if config.seq_len == 900:
+        canvas = torch.ones(batch, 30, 30, dtype=torch.long)
+        canvas[:, :13, :13] = inputs.view(batch, 30, 30)[:, :13, :13].clamp(max=5)
+        inputs = canvas.view(batch, 900)
+    return inputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement")
+    parser.add_argument("--max-seconds", type=float, default=20.0, help="skip batches slower than this a step")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    machine = describe("cpu")
+    peak = {"float32": matmul_peak(torch.float32), "bfloat16": matmul_peak(torch.bfloat16, seconds=1.0)}
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    print(f"{cpu}, {torch.get_num_threads()} threads, capability {machine['cpu_capability']}, "
+          f"native bf16: {machine['native_bf16']}")  # fmt: skip
+    print(f"matmul peak: fp32 {peak['float32']:.0f} GFLOP/s, bf16 {peak['bfloat16']:.0f} GFLOP/s")
+    models: dict[str, RecursiveReasoningModel] = {
+        f"bundled {name}": load_model(name, dtype="float32") for name in ("sudoku", "maze", "arc-demo")
+    }
+    torch.manual_seed(0)
+    for name, values in STAND_INS.items():
+        models[name] = RecursiveReasoningModel(ModelConfig(**values)).eval()
+    rows: list[dict[str, Any]] = []
+    print(f"{'model':42} {'batch':>5} {'GFLOP/step':>10} {'steps/s':>9} {'puzzles/s':>9} {'GFLOP/s':>8} {'of peak':>7}")
+    for name, model in models.items():
+        estimate = 0.0
+        for batch in BATCHES:
+            inputs = sample_inputs(model.config, batch)
+            positions = model.canvas_positions(inputs)
+            flops = flops_per_puzzle_step(
+                model.config, None if positions is None else model.num_prefix_tokens + len(positions)
+            )
+            if estimate * batch > args.max_seconds:
+                rows.append({"model": name, "batch": batch, "skipped": f"~{estimate * batch:.0f} s a step"})
+                print(f"{name:42} {batch:>5} skipped (~{estimate * batch:.0f} s a step)")
+                continue
+            seconds = time_steps(model, batch, inputs, args.steps if batch < 64 else max(1, args.steps - 1))
+            estimate = seconds / batch
+            rate = batch / seconds
+            achieved = rate * flops / 1e9
+            row = {
+                "model": name,
+                "batch": batch,
+                "gflop_per_puzzle_step": round(flops / 1e9, 3),
+                "puzzle_steps_per_s": round(rate, 2),
+                "puzzles_per_s_at_16_steps": round(rate / 16, 3),
+                "gflop_per_s": round(achieved, 1),
+                "fraction_of_fp32_peak": round(achieved / peak["float32"], 3),
+            }
+            rows.append(row)
+            print(f"{name:42} {batch:>5} {flops / 1e9:>10.2f} {rate:>9.2f} {rate / 16:>9.3f} {achieved:>8.1f} "
+                  f"{achieved / peak['float32']:>6.0%}")  # fmt: skip
+    report = {
+        "cpu": cpu,
+        "flags_bf16": sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx")),
+        "machine": machine,
+        "matmul_peak_gflops": {k: round(v, 1) for k, v in peak.items()},
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

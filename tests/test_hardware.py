@@ -1,0 +1,54 @@
+"""`--dtype auto` and `--device`: bfloat16 only where the hardware multiplies it natively; devices the
+machine lacks are one-line errors. The CPU's features are read once; tests replace that reading."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from trmsolve import hardware
+from trmsolve.errors import TrmsolveError
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ({"avx2", "fma"}, torch.float32),  # AVX2 only: bf16 is emulated, ~150x slower
+        ({"avx512f", "avx512bw", "avx512_vnni"}, torch.float32),  # AVX-512 without BF16: ~3x slower
+        ({"avx512f", "avx512_bf16"}, torch.bfloat16),
+        ({"avx512f", "amx_bf16", "amx_tile"}, torch.bfloat16),
+        (set(), torch.float32),  # nothing known (no /proc/cpuinfo): the safe choice
+    ],
+)
+def test_auto_picks_bfloat16_only_on_cpus_with_native_bf16(
+    monkeypatch: pytest.MonkeyPatch, flags: set[str], expected: torch.dtype
+) -> None:
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
+    assert hardware.resolve_dtype("auto", "cpu") == expected
+    assert hardware.resolve_dtype(None, "cpu") == expected
+    assert hardware.resolve_dtype("float32", "cpu") == torch.float32  # asked for: given
+    assert hardware.resolve_dtype("bfloat16", "cpu") == torch.bfloat16
+    assert hardware.describe("cpu")["auto_dtype"] == str(expected).removeprefix("torch.")
+
+
+def test_cuda_uses_its_own_bf16_support(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert hardware.native_bf16(torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert not hardware.native_bf16(torch.device("cuda"))
+
+
+def test_this_machines_flags_are_read() -> None:
+    flags = hardware.cpu_flags()
+    assert isinstance(flags, frozenset)
+    assert hardware.describe()["device"] in hardware.available_devices()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_a_missing_device_is_a_one_line_error() -> None:
+    with pytest.raises(TrmsolveError, match=r"device 'cuda' is not available \(available here: cpu"):
+        hardware.resolve_device("cuda")
+    with pytest.raises(TrmsolveError, match="unknown device 'tpu9'"):
+        hardware.resolve_device("tpu9")
+    with pytest.raises(TrmsolveError, match="unknown dtype"):
+        hardware.resolve_dtype("float8")
