@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import EXAMPLES_DIR as EXAMPLES
 from conftest import REFERENCE
 from rich.console import Console
 from typer.testing import CliRunner
@@ -491,3 +492,21 @@ def test_training_on_built_data_gives_a_model_that_carries_its_map(tmp_path: Pat
     task, value = next(iter(tasks.items()))
     (answer,) = predict(model, [_puzzle(task, np.array(value["test"][0]["input"], dtype=np.uint8))])
     assert answer.known and answer.runs == 9  # the task and its 8 augmentations
+
+
+def test_a_known_task_under_another_file_name_is_recognised_by_its_demonstrations(tmp_path: Path) -> None:
+    """arc-demo knows b1948b0a; the same demonstrations saved as `task (1).json` are that task, not a guess."""
+    from trmsolve.arc_solve import recognise_tasks, task_fingerprint
+
+    model = load_model("arc-demo")
+    task = json.loads((EXAMPLES / "arc" / "b1948b0a.json").read_text())
+    model.info.encoding["task_fingerprints"] = {task_fingerprint(task["train"]): "b1948b0a"}
+    copy = tmp_path / "task (1).json"
+    copy.write_text(json.dumps(task))
+    (puzzle,) = get_kind("arc").parse(copy.read_text(), str(copy))
+    assert puzzle.meta["task_id"] == "task (1)"
+    assert recognise_tasks(model, [puzzle]) == {"task (1)": "b1948b0a"}
+    assert puzzle.meta["task_id"] == "b1948b0a"
+    other = dict(task, train=task["train"][:1])  # other demonstrations: another task, left alone
+    (stranger,) = get_kind("arc").parse(json.dumps(other), "x.json")
+    assert recognise_tasks(model, [stranger]) == {} and stranger.meta["task_id"] == "x"

@@ -69,6 +69,35 @@ class View:
     augmentation: Augmentation
 
 
+def task_fingerprint(pairs: Sequence[Any]) -> str:
+    """A task's identity by content: a hash of its demonstration pairs, whatever its file is called."""
+    import hashlib
+
+    def grid(value: Any) -> list:
+        return np.asarray(value).tolist()
+
+    canonical = [[grid(p["input"]), grid(p["output"])] if isinstance(p, dict) else [grid(p[0]), grid(p[1])]
+                 for p in pairs]  # fmt: skip
+    return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def recognise_tasks(model: RecursiveReasoningModel, puzzles: Sequence[Puzzle]) -> dict[str, str]:
+    """Puzzles whose task the model knows under another name (a task saved as `task.json` or `x (1).json`):
+    their demonstrations' fingerprint is in the model's map. Renames them in place; returns old -> known."""
+    fingerprints: dict[str, str] = model.info.encoding.get("task_fingerprints", {})
+    known = task_views(model.identifiers)
+    renamed: dict[str, str] = {}
+    for puzzle in puzzles:
+        task = str(puzzle.meta["task_id"])
+        if task in known or not fingerprints:
+            continue
+        match = fingerprints.get(task_fingerprint(puzzle.meta["train"]))
+        if match is not None and match in known:
+            renamed[task] = match
+            puzzle.meta["task_id"] = match
+    return renamed
+
+
 def task_views(identifiers: Sequence[str] | None) -> dict[str, list[View]]:
     """Task -> its views in identifier order (the plain task first, as the builder numbers them)."""
     views: dict[str, list[View]] = {}

@@ -49,7 +49,7 @@ def prepare_arc_model(
     what was done and what could not be."""
     from trmsolve.arc_builder import parse_identifier
     from trmsolve.arc_solve import adapt as adapt_task
-    from trmsolve.arc_solve import attach_identifier_map, task_views
+    from trmsolve.arc_solve import attach_identifier_map, recognise_tasks, task_views
     from trmsolve.render import count_bar
 
     if network.config.puzzle_emb_ndim <= 0:
@@ -63,6 +63,8 @@ def prepare_arc_model(
         note("the model carries its own identifier map; --arc-data is not needed")
     elif network.identifiers is None and network.config.puzzle_emb_ndim > 0:
         note("this checkpoint carries no identifier map: pass --arc-data DIR (the task files it was trained on)")
+    for task, match in recognise_tasks(network, puzzles).items():
+        note(f"task {task} is the model's known task {match} (the same demonstrations): solved as {match}")
     known = task_views(network.identifiers)
     unknown = list(dict.fromkeys(str(p.meta["task_id"]) for p in puzzles if str(p.meta["task_id"]) not in known))
     if unknown and adapt is None:
