@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from trmsolve.inference import refine
 from trmsolve.kinds import get_kind
 from trmsolve.models import load_model
 from trmsolve.search import puzzle_seed
@@ -44,20 +43,33 @@ def first_passes(model: Any, puzzles: list, views: list[list[Any]], max_steps: i
     q_steps = np.zeros(len(puzzles), dtype=np.int64)
     trained = model.info.default_steps
 
+    @torch.inference_mode()
     def run(rows: list[tuple[int, int]]) -> None:
-        tokens = np.stack([KIND.encode(views[p][v].apply(puzzles[p])) for p, v in rows])
-        for record in refine(model, tokens, halt=False, max_steps=max_steps):
-            predictions = record.predictions.numpy()
-            halts = model.halts(record.q_halt_logits, record.q_continue_logits).numpy()
-            for r, (p, v) in enumerate(rows):
+        """Refine the rows together; a row leaves once it has passed (and, for the puzzle as given, once the
+        published protocols have been read off its first `trained` steps)."""
+        tokens = torch.from_numpy(np.stack([KIND.encode(views[p][v].apply(puzzles[p])) for p, v in rows]))
+        x, carry, live = model.embed(tokens), model.initial_carry(len(rows)), list(range(len(rows)))
+        for step in range(1, max_steps + 1):
+            out = model.step(carry, x)
+            predictions = out.logits.argmax(-1).numpy()
+            halts = model.halts(out.q_halt_logits, out.q_continue_logits).numpy()
+            keep = []
+            for r, row in enumerate(live):
+                p, v = rows[row]
                 answer = views[p][v].inverse(KIND.decode(predictions[r], puzzles[p]))
                 ok = bool(KIND.accepts(puzzles[p], answer))
                 if ok and not passes[p, v]:
-                    passes[p, v] = record.step
-                if v == 0 and record.step == trained:
+                    passes[p, v] = step
+                if v == 0 and step == trained:
                     published["all_steps"][p] = ok
-                if v == 0 and not q_steps[p] and (halts[r] or record.step == trained):
-                    q_steps[p], published["q_head"][p] = record.step, ok
+                if v == 0 and not q_steps[p] and (halts[r] or step == trained):
+                    q_steps[p], published["q_head"][p] = step, ok
+                if not (passes[p, v] and (v > 0 or step >= trained)):
+                    keep.append(r)
+            if not keep:
+                return
+            index = torch.tensor(keep)
+            x, carry, live = x[index], out.carry.select(index), [live[r] for r in keep]
 
     run([(p, 0) for p in range(len(puzzles))])
     retry = [(p, v) for p in range(len(puzzles)) if not 0 < passes[p, 0] <= trained for v in range(1, len(views[p]))]

@@ -81,10 +81,15 @@ def test_examples_parse() -> None:
         "recolour": False,
         "flipud01": True,
         "frame001": True,
+        "b1948b0a": True,  # tasks the bundled arc-demo solves (our grids of the rules it was trained on)
+        "d511f180": True,
+        "0d3d703e": True,
     }
     for puzzle in puzzles:  # the inline and separate answers really solve the examples
         if puzzle.meta["task_id"] == "flip_horizontal":
             np.testing.assert_array_equal(puzzle.answer, puzzle.grid[:, ::-1])
+        if puzzle.meta["task_id"] == "b1948b0a":
+            np.testing.assert_array_equal(puzzle.answer, np.where(puzzle.grid == 6, 2, puzzle.grid))
 
 
 def test_unreadable_file_raises(tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ def json_lines(text: str) -> list[dict]:
 def summary_of(text: str) -> dict[str, str]:
     """The figures of the summary (the lines after "summary", as "name  value")."""
     lines = text.split("summary\n", 1)[1].splitlines()
-    return dict(line.strip().rsplit("  ", 1) for line in lines if "  " in line.strip())
+    pairs = (line.strip().rsplit("  ", 1) for line in lines if "  " in line.strip())
+    return {name.strip(): value.strip() for name, value in pairs}
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +137,9 @@ def test_halting_options(models: dict[str, Path]) -> None:
     base = ["sudoku", SUDOKU / "collection.txt", "-m", models["sudoku"], "--json"]
     steps = {r["steps"] for r in json_lines(run(*base, "--no-halt", "--max-steps", 3).stdout)}
     assert steps == {3}
-    stopped = json_lines(run(*base, "--halt-threshold", 0).stdout)
+    stopped = json_lines(run(*base, "--no-verify", "--halt-threshold", 0).stdout)
     assert {(r["steps"], r["halted"]) for r in stopped} == {(1, True)}
-    never = json_lines(run(*base, "--halt-threshold", 1, "--max-steps", 2).stdout)
+    never = json_lines(run(*base, "--no-verify", "--halt-threshold", 1, "--max-steps", 2).stdout)
     assert {(r["steps"], r["halted"]) for r in never} == {(2, False)}
 
 
@@ -155,14 +156,17 @@ def test_trace_with_json_keeps_stdout_pure(models: dict[str, Path]) -> None:
     text = (SUDOKU / "collection.txt").read_text()
     result = run("sudoku", "-", "-m", models["sudoku"], "--trace", "--json", "--max-steps", 1, input=text)
     assert len(json_lines(result.stdout)) == 4
-    assert result.stderr.count("step 1/1") == 4
+    assert result.stderr.count("step 1/1") == 8  # each puzzle as given, then (it fails) its next view
+    assert result.stderr.count("view 2 (") == 4
+    published = run("sudoku", "-", "-m", models["sudoku"], "--trace", "--json", "--max-steps", 1, "--no-verify",
+                    input=text)  # fmt: skip
+    assert published.stderr.count("step 1/1") == 4 and "view 2" not in published.stderr
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["sudoku", "missing.txt"], "error: missing.txt: no such file or directory\n"
-                                    "error: no sudoku puzzles to solve in missing.txt\n"),
+        (["sudoku", "missing.txt"], "error: missing.txt: no such file or directory\n"),
         (["sudoku", SUDOKU / "collection.txt", "-m", "no-such-model"], "error: no-such-model: no such model file"),
         (["convert", SUDOKU / "collection.txt", "-o", "x"], "error: "),
     ],
@@ -213,7 +217,9 @@ def test_usage_errors_exit_2() -> None:
 
 def test_version_and_models() -> None:
     assert run("version").stdout == f"trmsolve {__version__}\n"
-    assert json_lines(run("version", "--json").stdout) == [{"version": __version__}]
+    (described,) = json_lines(run("version", "--json").stdout)
+    assert described["version"] == __version__ and described["auto_dtype"] in ("float32", "bfloat16")
+    assert {"device", "cpu_capability", "native_bf16"} <= set(described)
     listed = run("models", "--json")
     assert listed.exit_code == 0
     assert all({"name", "task", "metrics", "path"} <= set(r) for r in json_lines(listed.stdout))

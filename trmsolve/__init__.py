@@ -19,6 +19,7 @@ _API = {
     "StepRecord": "trmsolve.inference",
     "solve": "trmsolve.solver",
     "read_inputs": "trmsolve.solver",
+    "SolveOptions": "trmsolve.options",
     "RecursiveReasoningModel": "trmsolve.model",
     "ModelConfig": "trmsolve.config",
     "TrmsolveError": "trmsolve.errors",

@@ -523,9 +523,26 @@ class KnownCheckpoint:
 # authors published code only, so the TRM entries are third-party reproductions.
 KNOWN_CHECKPOINTS = (
     KnownCheckpoint("sapientinc/HRM-checkpoint-sudoku-extreme", "sudoku", "hrm", "official", "paper: 55.0%"),
-    KnownCheckpoint("sapientinc/HRM-checkpoint-maze-30x30-hard", "maze", "hrm", "official", "paper: 74.5%"),
-    KnownCheckpoint("sapientinc/HRM-checkpoint-ARC-2", "arc", "hrm", "official", "paper: 5.0% ARC-AGI-2 pass@2"),
+    KnownCheckpoint(
+        "sapientinc/HRM-checkpoint-maze-30x30-hard", "maze", "hrm", "official",
+        "paper: 74.5% (hard 30x30)",
+    ),
+    KnownCheckpoint("sapientinc/HRM-checkpoint-ARC-2", "arc", "hrm", "official", "paper: 5.0% ARC-AGI-2"),
+    KnownCheckpoint(
+        "arcprize/trm_arc_prize_verification/arc_v1_public", "arc", "trm", "unverified",
+        "owner: 40% ARC-AGI-1 (1.8 GB)",
+    ),
+    KnownCheckpoint(
+        "arcprize/trm_arc_prize_verification/arc_v2_public", "arc", "trm", "unverified",
+        "owner: 6.2% ARC-AGI-2 (2.5 GB)",
+    ),
+    KnownCheckpoint("Sanjin2024/TinyRecursiveModels-Sudoku-Extreme-att", "sudoku", "trm", "unverified", "owner: 77.7%"),
+    KnownCheckpoint("gaoxin492/TinyRecursiveModels-Sudoku-Extreme-mlp", "sudoku", "trm", "unverified", "owner: 84.8%"),
+    KnownCheckpoint(
+        "Sanjin2024/TinyRecursiveModel-Maze-Hard", "maze", "trm", "unverified",
+        "owner: 78.7% (hard 30x30)",
+    ),
     KnownCheckpoint("alphaXiv/trm-model-sudoku", "sudoku", "trm", "unverified", "paper: 87.4% mlp_t, 74.7% att"),
-    KnownCheckpoint("alphaXiv/trm-model-maze", "maze", "trm", "unverified", "paper: 85.3%"),
-    KnownCheckpoint("alphaXiv/trm-model-arc-agi-1", "arc", "trm", "unverified", "paper: 44.6% ARC-AGI-1 pass@2"),
-)
+    KnownCheckpoint("alphaXiv/trm-model-maze", "maze", "trm", "unverified", "paper: 85.3% (hard 30x30)"),
+    KnownCheckpoint("alphaXiv/trm-model-arc-agi-1", "arc", "trm", "unverified", "paper: 44.6% ARC-AGI-1"),
+)  # fmt: skip

@@ -102,17 +102,18 @@ def count_parameters(weights: Path) -> int | None:
 
 def headline(metrics: dict[str, Any]) -> str:
     """The figure that says most about a model: its test set's exact accuracy (or ARC pass@2)."""
-    entry = metrics.get("test") or next((v for v in metrics.values() if isinstance(v, dict)), None)
+    entries = [v for v in metrics.values() if isinstance(v, dict)]
+    entry = next((v for v in entries if "verified" in v), None) or metrics.get("test") or next(iter(entries), None)
     if not entry:
         return "not measured"
     if "pass@2" in entry:
-        return f"pass@2 {entry['pass@2']:.0%} on {entry.get('tasks', '?')} held-out tasks"
+        return f"pass@2 {entry['pass@2']:.0%} of {entry.get('tasks', '?')} tasks"
     if "verified" in entry:
-        return f"{entry['verified']['exact']:.1%} of {entry['n']:,} held-out (verified solving)"
+        return f"{entry['verified']['exact']:.1%} of {entry['n']:,}, verified"
     mode = "halting" if "halting" in entry else "all_steps"
     if mode not in entry:
         return "not measured"
-    return f"{entry[mode]['exact']:.1%} of {entry['n']:,} held-out ({mode.replace('_', ' ')})"
+    return f"{entry[mode]['exact']:.1%} of {entry['n']:,}, {'Q-head halting' if mode == 'halting' else 'all steps'}"
 
 
 def list_models() -> list[ModelEntry]:
@@ -129,7 +130,7 @@ def list_models() -> list[ModelEntry]:
             entry.headline = headline(info.metrics)
         entries.append(entry)
     entries += [
-        ModelEntry(f"hf:{k.repo_id}", f"hub ({k.publisher})", k.task, k.arch, headline=f"{k.reported} (reported)")
+        ModelEntry(f"hf:{k.repo_id}", f"hub ({k.publisher})", k.task, k.arch, headline=k.reported)
         for k in KNOWN_CHECKPOINTS
     ]
     return entries

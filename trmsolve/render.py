@@ -218,9 +218,9 @@ def arc_answer_view(kind: PuzzleKind, answer: ArcAnswer, attempts: int) -> Rende
     return Group(Text(answer.puzzle.source, style="dim"), table, line, Text(""))
 
 
-def arc_score_table(score: ArcScore, per_task: bool = True) -> Table:
+def arc_score_table(score: ArcScore, per_task: bool = True) -> RenderableType:
     """pass@K per task and overall (the mean over tasks, as the published evaluator reports it)."""
-    table = Table(title="pass@K", title_justify="left", caption_justify="left")
+    table = Table(title="pass@K", title_justify="left")
     table.add_column("task")
     table.add_column("tests", justify="right")
     for k in score.ks:
@@ -235,7 +235,5 @@ def arc_score_table(score: ArcScore, per_task: bool = True) -> Table:
         *(f"{score.pass_at(k):.4f}" for k in score.ks),
         style="bold",
     )
-    table.caption = "pooled over test inputs: " + ", ".join(
-        f"pass@{k} {score.example_pass_at(k):.4f}" for k in score.ks
-    )
-    return table
+    pooled = "pooled over test inputs: " + ", ".join(f"pass@{k} {score.example_pass_at(k):.4f}" for k in score.ks)
+    return Group(table, Text(pooled))  # under the table, not its caption: a caption wraps to the table's width

@@ -77,7 +77,7 @@ def models(json_output: JsonOption = False) -> None:
         for entry in entries:
             emit_json(json.dumps(dataclasses.asdict(entry)))
         return
-    rows = [("NAME", "WHERE", "TASK", "PARAMS", "ACCURACY")]
+    rows = [("NAME", "WHERE", "TASK", "PARAMS", "HELD-OUT ACCURACY")]
     for e in entries:
         size = "?" if e.parameters is None else f"{e.parameters / 1e6:.2f}M"
         rows.append((e.name, e.where, e.task or "?", size, e.headline))

@@ -328,12 +328,13 @@ def generate(
 ) -> Iterator[MazeRow]:
     """`n` mazes, the algorithms taking turns; `min_path=HARD_PATH + 1, small_share=0` is Maze-Hard-like.
 
-    `algorithms` defaults to ALGORITHMS, or HARD_ALGORITHMS when `min_path` asks for hard mazes. A
+    `algorithms` defaults to ALGORITHMS (without "obstacles" when `min_path` is above 12), or HARD_ALGORITHMS
+    when `min_path` asks for hard mazes. A
     `small_share` of the mazes get random sides in `small_sides` (a curriculum starts small). Raises
     ValueError when an algorithm cannot make a qualifying maze in `max_tries` draws.
     """
-    if algorithms is None:
-        algorithms = HARD_ALGORITHMS if min_path > HARD_PATH else ALGORITHMS
+    if algorithms is None:  # open fields rarely have a unique shortest path longer than a dozen steps
+        algorithms = HARD_ALGORITHMS if min_path > HARD_PATH else ALGORITHMS if min_path <= 12 else ALGORITHMS[:-1]
     algorithms = tuple(algorithms)
     if not SMALL_SIDES[0] <= small_sides[0] <= small_sides[1] <= SMALL_SIDES[1]:
         raise ValueError(f"small sides must lie within {SMALL_SIDES[0]}..{SMALL_SIDES[1]}, got {small_sides}")
