@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from trmsolve.arc_builder import dihedral_transform, inverse_dihedral_transform
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds.base import IDENTITY, Puzzle, PuzzleKind, Symmetry, Verdict
 
@@ -180,19 +181,21 @@ def _read_rows(rows: list[str], lines: list[int], source: str) -> np.ndarray:
     return grid
 
 
+DIHEDRAL_NAMES = (
+    "as given", "rotated 90 degrees", "rotated 180 degrees", "rotated 270 degrees", "mirrored left-right",
+    "mirrored top-bottom", "transposed", "anti-transposed",
+)  # fmt: skip
+
+
 def _dihedral(k: int) -> Symmetry:
-    """Rotation by k x 90 degrees (k < 4), or a transpose followed by one (k >= 4)."""
+    """Dihedral transform k as the training augmentation applies it (`arc_builder.dihedral_transform`)."""
     if k == 0:
         return IDENTITY
-
-    def forward(grid: np.ndarray) -> np.ndarray:
-        return np.rot90(grid.T if k >= 4 else grid, k % 4).copy()
-
-    def inverse(grid: np.ndarray) -> np.ndarray:
-        back = np.rot90(grid, -(k % 4))
-        return (back.T if k >= 4 else back).copy()
-
-    return Symmetry(f"rotated {90 * (k % 4)} degrees" + (" after a transpose" if k >= 4 else ""), forward, inverse)
+    return Symmetry(
+        DIHEDRAL_NAMES[k],
+        lambda grid: np.ascontiguousarray(dihedral_transform(grid, k)),
+        lambda grid: np.ascontiguousarray(inverse_dihedral_transform(grid, k)),
+    )
 
 
 def _check_maze(grid: np.ndarray, source: str, lines: list[int]) -> None:
