@@ -97,14 +97,14 @@ def solve_verified(
     positions = model.canvas_positions(every)  # one crop for every view of the batch
 
     rows = _Rows()
-    x = carry = None
+    x = carry = row_tokens = None  # per running row: input embedding, carry, and input tokens (the canvas)
     outcomes: list[Outcome | None] = [None] * len(puzzles)
     spent = [0] * len(puzzles)
     candidates: list[list[Outcome]] = [[] for _ in puzzles]
     shown_view = [0] * len(puzzles)
 
     def add_rows(pairs: list[tuple[int, int]]) -> None:
-        nonlocal x, carry
+        nonlocal x, carry, row_tokens
         inputs = torch.from_numpy(np.stack([tokens[p][v] for p, v in pairs])).long().to(device)
         ids = torch.tensor([identifiers[p] for p, _ in pairs], dtype=torch.long, device=device)
         new_x = model.embed(inputs, ids, positions)
@@ -112,24 +112,21 @@ def solve_verified(
         rows.puzzle += [p for p, _ in pairs]
         rows.view += [v for _, v in pairs]
         rows.steps += [0] * len(pairs)
-        if x is None or carry is None:
-            x, carry = new_x, new_carry
+        if x is None or carry is None or row_tokens is None:
+            x, carry, row_tokens = new_x, new_carry, inputs
         else:
-            x = torch.cat((x, new_x))
+            x, row_tokens = torch.cat((x, new_x)), torch.cat((row_tokens, inputs))
             carry = Carry(torch.cat((carry.z_H, new_carry.z_H)), torch.cat((carry.z_L, new_carry.z_L)))
 
     add_rows([(p, 0) for p in range(len(puzzles))])
     while rows.puzzle:
-        assert x is not None and carry is not None
+        assert x is not None and carry is not None and row_tokens is not None
         out = model.step(carry, x, positions)
-        probs = out.logits.float().softmax(-1)
-        confidence, predicted = probs.max(-1)
-        inputs = torch.from_numpy(np.stack([tokens[p][v] for p, v in zip(rows.puzzle, rows.view, strict=True)]))
-        full = inputs.clone().to(device)
-        full_confidence = torch.ones(full.shape, device=device)
+        confidence, predicted = out.logits.float().softmax(-1).max(-1)
         if positions is None:
             full, full_confidence = predicted, confidence
-        else:
+        else:  # outside the crop the answer is the input (padding), with certainty
+            full, full_confidence = row_tokens.clone(), torch.ones(row_tokens.shape, device=device)
             full[:, positions], full_confidence[:, positions] = predicted, confidence
         full_np, confidence_np = full.cpu().numpy(), full_confidence.cpu().numpy()
         q_halt = torch.sigmoid(out.q_halt_logits.float()).cpu().numpy()
@@ -164,15 +161,16 @@ def solve_verified(
                 on_step(ViewStep(p, v, symmetry.name, rows.steps[r], answer, cells, float(q_halt[r]), settled))
         keep = [r for r in keep if outcomes[rows.puzzle[r]] is None]  # drop the other views of settled puzzles
         index = torch.tensor(keep, dtype=torch.long, device=device)
-        x, carry = x[index], out.carry.select(index)
+        x, carry, row_tokens = x[index], out.carry.select(index), row_tokens[index]
         rows.puzzle, rows.view, rows.steps = ([kept[r] for r in keep] for kept in (rows.puzzle, rows.view, rows.steps))
         if spawn:
             add_rows(spawn)
-        for p in range(len(puzzles)):  # the view shown by --trace: the lowest still running
-            running = [v for q, v in zip(rows.puzzle, rows.view, strict=True) if q == p]
-            if running:
-                shown_view[p] = min(running)
-        for p in set(range(len(puzzles))) - set(rows.puzzle):
+        lowest: dict[int, int] = {}  # the view shown by --trace: the lowest still running
+        for p, v in zip(rows.puzzle, rows.view, strict=True):
+            lowest[p] = min(v, lowest.get(p, v))
+        for p, v in lowest.items():
+            shown_view[p] = v
+        for p in set(range(len(puzzles))) - lowest.keys():
             if outcomes[p] is None and candidates[p]:  # every view ran out of steps: the surest candidate
                 outcomes[p] = max(candidates[p], key=lambda c: (c.q_halt_prob, c.confidence, -c.view))
     for p, outcome in enumerate(outcomes):
