@@ -7,14 +7,14 @@ never import each other.
 
 from __future__ import annotations
 
-import json
+import math
 import re
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 
 from trmsolve.checkpoint import (
     CONFIG_FILE,
@@ -85,19 +85,12 @@ class ModelEntry:
 def count_parameters(weights: Path) -> int | None:
     """Parameters in a safetensors file, read from its header alone (no tensor is loaded)."""
     try:
-        with open(weights, "rb") as f:
-            (size,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(size))
-    except (OSError, ValueError, struct.error):
+        with safe_open(str(weights), framework="numpy") as f:
+            names = [name for name in f.keys() if not name.endswith(("H_init", "L_init"))]  # noqa: SIM118 (not a dict)
+            shapes = [f.get_slice(name).get_shape() for name in names]
+    except (OSError, SafetensorError):
         return None
-    total = 0
-    for name, entry in header.items():
-        if name != "__metadata__" and not name.endswith(("H_init", "L_init")):
-            count = 1
-            for dim in entry["shape"]:
-                count *= dim
-            total += count
-    return total
+    return sum(math.prod(shape) for shape in shapes)
 
 
 def headline(metrics: dict[str, Any]) -> str:
