@@ -30,9 +30,9 @@ from trmsolve.options import SolveOptions
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from trmsolve.cli.view import SolveView
     from trmsolve.kinds import Puzzle
     from trmsolve.model import RecursiveReasoningModel
-    from trmsolve.render import Tracer
 
 
 def prepare_arc_model(
@@ -95,14 +95,9 @@ def prepare_arc_model(
 def solve_arc(
     puzzles: list[Puzzle],
     network: RecursiveReasoningModel,
+    view: SolveView,
     *,
     model_name: str,
-    out: Console,
-    err: Console,
-    tracer: Tracer | None,
-    json_output: bool,
-    quiet: bool,
-    show_progress: bool,
     options: SolveOptions,
     attempts: int,
     submission: Path | None,
@@ -117,8 +112,8 @@ def solve_arc(
     from trmsolve.render import arc_answer_view, arc_score_table, count_bar
     from trmsolve.solver import solve
 
-    kind = get_kind("arc")
-    prepare_arc_model(network, puzzles, arc_data=arc_data, adapt=adapt, err=err, show_progress=show_progress)
+    kind, tracer = get_kind("arc"), view.tracer
+    prepare_arc_model(network, puzzles, arc_data=arc_data, adapt=adapt, err=view.err, show_progress=view.show_progress)
     run = {"max_steps": options.max_steps, "halt": options.halt, "halt_threshold": options.halt_threshold}
     if tracer is not None:  # the plain version of each test input, step by step (not part of the vote)
         try:
@@ -127,20 +122,20 @@ def solve_arc(
                     pass
         finally:
             tracer.close()
-    with count_bar(err) if show_progress else nullcontext() as bar:
+    with count_bar(view.err) if view.show_progress else nullcontext() as bar:
         progress = bar_updater(bar, "running augmented versions")
         answers = predict(
             network, puzzles, max_views=options.views, batch_size=options.batch_size, progress=progress, **run
         )
-    shown = err if json_output else out
+    shown = view.shown
     for answer in answers:
-        if json_output:
+        if view.json_output:
             emit_json(json.dumps(answer.to_dict(attempts, model_name)))
-        elif not quiet:
-            out.print(arc_answer_view(kind, answer, attempts))
+        elif not view.quiet:
+            view.out.print(arc_answer_view(kind, answer, attempts))
     scores = score(answers, sorted({1, attempts}))
     if scores.tasks:
-        shown.print(arc_score_table(scores, per_task=not quiet))
+        shown.print(arc_score_table(scores, per_task=not view.quiet))
     unchecked = sum(a.puzzle.answer is None for a in answers)
     if unchecked:
         checked = len(answers) - unchecked
