@@ -254,8 +254,17 @@ def test_map_rebuild_equals_the_builders_and_is_cached(tmp_path: Path, monkeypat
     cached.write_text(json.dumps(expected))
     assert attach_identifier_map(model, FIXTURE / "input", [other, FIXTURE_MAP]) is FIXTURE_MAP
     assert model.identifiers == expected
-    with pytest.raises(TrmsolveError, match=r"fits this model's 7 puzzle identifiers \(other: \d+; ARC-AGI-2: task"):
+    with pytest.raises(TrmsolveError, match=r"has 7 identifiers; .* \(other: 19 for 6 tasks; ARC-AGI-2: task files"):
         attach_identifier_map(_tiny_trm(7), FIXTURE / "input", [other, PUBLISHED_MAPS[1]])
+    # A checkpoint built with other settings (HRM's ARC-2 one): both counts, and the augmentations that would fit.
+    fewer = replace(FIXTURE_MAP, name="fewer", num_aug=2)
+    with pytest.raises(TrmsolveError) as caught:
+        attach_identifier_map(_tiny_trm(len(expected)), FIXTURE / "input", [fewer])
+    assert str(caught.value).startswith("the model's puzzle embedding has 118 identifiers; no published identifier")
+    assert "(fewer: 40 for 13 tasks); over the fewer tasks that is about 8 augmentations a task instead of 2" in str(
+        caught.value
+    )
+    assert str(caught.value).endswith("pass its identifiers.json with --identifiers FILE")
 
 
 def test_builder_task_filter_equals_files_holding_only_those_tasks(tmp_path: Path) -> None:

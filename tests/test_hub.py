@@ -8,20 +8,17 @@ huggingface_hub reads HF_ENDPOINT, HF_HOME and HF_HUB_OFFLINE when it is importe
 from __future__ import annotations
 
 import hashlib
-import importlib
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from conftest import REFERENCE, reference_config
+from conftest import REFERENCE, reference_config, reload_hf, saved
 from hub_server import HubServer
 from huggingface_hub import constants
 
@@ -31,26 +28,6 @@ from trmsolve.hub import Candidate, HubRef, find_models, parse_spec
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 TRMSOLVE = shutil.which("trmsolve", path=str(Path(sys.executable).parent)) or "trmsolve"
-HF_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
-
-
-def reload_hf(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
-    """Set environment variables and let huggingface_hub read them again, as a new process would."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    importlib.reload(constants)
-
-
-@pytest.fixture
-def hub_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
-    server = HubServer()
-    for name in HF_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    reload_hf(monkeypatch, HF_ENDPOINT=server.endpoint, HF_HOME=str(tmp_path / "hf"), HF_HUB_DISABLE_PROGRESS_BARS="1")
-    yield server
-    server.stop()
-    monkeypatch.undo()
-    importlib.reload(constants)
 
 
 def run_config(reference: str, **arch: object) -> bytes:
@@ -73,12 +50,6 @@ def ours(tmp_path: Path, name: str = "trm_att_rope") -> Path:
     out = convert(REFERENCE / f"{name}.pt", tmp_path / f"ours-{name}", config=reference_config(name))
     (out / "README.md").write_text("# a card\n")
     return out
-
-
-def saved(state: dict[str, object]) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    return buffer.getvalue()
 
 
 def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:

@@ -410,9 +410,11 @@ def attach_identifier_map(
     model: RecursiveReasoningModel, data_dir: str | Path, candidates: Sequence[MapSettings] = PUBLISHED_MAPS
 ) -> MapSettings:
     """Give `model` the first candidate map (over the task files in `data_dir`) with as many identifiers as
-    its puzzle embedding has rows. Candidates whose subsets are not all in `data_dir` are skipped."""
+    its puzzle embedding has rows. Candidates whose subsets are not all in `data_dir` are skipped. When none
+    fits, the error gives both counts and the augmentation count that would (HRM's ARC-2 checkpoint, for one,
+    was built with other settings than its README gives)."""
     want = model.config.num_puzzle_identifiers
-    tried = []
+    tried, nearest = [], None
     for settings in candidates:
         if not all(p.is_file() for p in _task_files(Path(data_dir), settings) if p.name.endswith("_challenges.json")):
             tried.append(f"{settings.name}: task files missing")
@@ -421,10 +423,46 @@ def attach_identifier_map(
         if len(names) == want:
             model.identifiers = names
             return settings
-        tried.append(f"{settings.name}: {len(names)}")
+        tasks = len({parse_identifier(name).task for name in names[settings.puzzle_identifiers_start :]})
+        tried.append(f"{settings.name}: {len(names):,} for {tasks:,} tasks")
+        if nearest is None or abs(len(names) - want) < abs(nearest[1] - want):
+            nearest = (settings, len(names), tasks)
+    hint = ""
+    if nearest is not None:
+        settings, _, tasks = nearest
+        per_task = (want - settings.puzzle_identifiers_start) / max(tasks, 1) - 1
+        hint = (
+            f"; over the {settings.name} tasks that is about {max(per_task, 0):.0f} augmentations a task instead of "
+            f"{settings.num_aug}"
+        )
     raise TrmsolveError(
-        f"no published identifier map over {data_dir} fits this model's {want} puzzle identifiers ({'; '.join(tried)})"
+        f"the model's puzzle embedding has {want:,} identifiers; no published identifier map over {data_dir} has "
+        f"as many ({'; '.join(tried)}){hint}: build the map with the run's own settings (`trmsolve build-arc "
+        "--num-aug N ...`) and pass its identifiers.json with --identifiers FILE"
     )
+
+
+def read_identifier_map(path: str | Path, model: RecursiveReasoningModel) -> list[str]:
+    """An identifiers.json (or a build-arc output folder holding one) for `model`: a list of names, one per row of
+    its puzzle embedding, each a published identifier."""
+    path = Path(path)
+    file = path / "identifiers.json" if path.is_dir() else path
+    try:
+        names = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TrmsolveError(f"{file}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TrmsolveError(f"{file}: not an identifiers.json ({exc})") from None
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise TrmsolveError(f"{file}: not an identifiers.json (expected a JSON list of names)")
+    want = model.config.num_puzzle_identifiers
+    if len(names) != want:
+        raise TrmsolveError(f"{file}: {len(names):,} identifiers, the model's puzzle embedding has {want:,}")
+    try:
+        task_views(names)  # every name must parse
+    except TrmsolveError as exc:
+        raise TrmsolveError(f"{file}: {exc}") from None
+    return names
 
 
 # ------------------------------------------------------------------------------------------- adaptation

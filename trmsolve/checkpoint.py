@@ -9,18 +9,23 @@ Our format is a directory:
 Loading it never unpickles anything. Published checkpoints (`step_N`, `*.pt`: a pickled state dict with an
 `all_config.yaml` beside it) are read with `torch.load(weights_only=True)`, which refuses anything but
 tensors and plain containers.
+
+Both are memory-mapped and the model takes the mapped tensors as its parameters (built on the meta device,
+loaded with `assign=True`): a 1.8 GB ARC checkpoint costs about its own size in memory, not two or three
+copies, and a puzzle-embedding row is read from disk only when a task uses it.
 """
 
 from __future__ import annotations
 
 import json
+import mmap
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from trmsolve.config import ARCH_NAMES, TASK_SHAPES, CheckpointInfo, ModelConfig
 from trmsolve.errors import CheckpointError
@@ -31,7 +36,14 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 IDENTIFIERS_FILE = "identifiers.json"
-PUBLISHED_PREFIXES = ("_orig_mod.model.inner.", "model.inner.", "inner.")
+RUN_CONFIG = "all_config.yaml"
+TOKEN_TABLE = "embed_tokens.embedding_weight"  # every TRM/HRM state dict has it; what precedes it is the prefix
+WRAPPERS = ("ema", "ema_state_dict", "model_ema", "state_dict", "model", "module")  # keys some runs nest weights under
+SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}  # fmt: skip
 
 TASK_ENCODINGS: dict[str, dict[str, Any]] = {
     "sudoku": {"seq_len": 81, "vocab_size": 11, "tokens": "0 PAD, 1 blank, 2..10 digits 1..9; row-major 9x9"},
@@ -106,15 +118,41 @@ def load_model_dir(model_dir: str | Path) -> RecursiveReasoningModel:
     model_dir = Path(model_dir)
     config, info = read_config(model_dir)
     weights = model_dir / WEIGHTS_FILE
-    try:
-        state = load_file(str(weights))
-    except (OSError, SafetensorError) as exc:
-        raise CheckpointError(f"{weights}: cannot read weights ({exc})") from None
+    state = mapped_safetensors(weights)
     model = build_model(config, info, state, str(weights))
     identifiers = model_dir / IDENTIFIERS_FILE
     if identifiers.exists():
         model.identifiers = json.loads(identifiers.read_text())
     return model
+
+
+def mapped_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file as views of a private (copy-on-write) memory map: nothing is read until
+    used and nothing is copied. safetensors' own loader copies every tensor out of its map, which for a large
+    puzzle-embedding table doubles the memory a model needs."""
+    try:
+        with path.open("rb") as f:
+            (header_len,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(header_len))
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) if path.stat().st_size else None
+    except (OSError, struct.error, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot read weights ({exc})") from None
+    state = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype = SAFETENSORS_DTYPES[entry["dtype"]]
+            start, end = entry["data_offsets"]
+            count = (end - start) // dtype.itemsize
+            if count == 0:  # frombuffer refuses empty views
+                state[name] = torch.empty(entry["shape"], dtype=dtype)
+                continue
+            flat = torch.frombuffer(mapped, dtype=dtype, count=count, offset=8 + header_len + start)
+            state[name] = flat.view(entry["shape"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: cannot read weights (tensor {name}: {exc})") from None
+    return state
 
 
 def build_model(
@@ -144,8 +182,9 @@ def build_model(
             raise CheckpointError(
                 f"{source}: shape of {name} is {list(state[name].shape)}, the config needs {list(tensor.shape)}"
             )
-    model = RecursiveReasoningModel(config, info)
-    model.load_state_dict({k: v.float() for k, v in state.items()})
+    with torch.device("meta"):  # the weights become the parameters: no second copy of a large table
+        model = RecursiveReasoningModel(config, info)
+    model.load_state_dict({k: v.float() for k, v in state.items()}, assign=True)
     return model.eval()
 
 
@@ -154,27 +193,56 @@ def build_model(
 
 def read_published_state(path: str | Path) -> dict[str, torch.Tensor]:
     """A published state dict with its prefix stripped, pickled (`step_N`, `*.pt`) or in safetensors (as some
-    Hub repos hold them). Tensors only: nothing else is unpickled."""
+    Hub repos hold them), memory-mapped. Tensors only: nothing else is unpickled. EMA exports that nest the
+    weights under a key (`ema`, `state_dict`, `model`, ...) or use another prefix are found by their token
+    table."""
     path = Path(path)
     try:
-        if path.suffix == ".safetensors":
-            raw = load_file(str(path))
-        else:
-            raw = torch.load(path, map_location="cpu", weights_only=True)
+        raw = mapped_safetensors(path) if path.suffix == ".safetensors" else _torch_load(path)
+    except CheckpointError:
+        raise
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
-    except (RuntimeError, EOFError, OSError, ValueError, SafetensorError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: truncated or not a PyTorch checkpoint ({reason[:160]})") from None
     except Exception as exc:  # pickle.UnpicklingError and friends from weights_only refusing an object
         raise CheckpointError(f"{path}: refused to load: holds more than tensors ({type(exc).__name__})") from None
+    while isinstance(raw, dict) and not any(k.endswith(TOKEN_TABLE) for k in raw):
+        nested = [raw[k] for k in WRAPPERS if isinstance(raw.get(k), dict)]
+        if not nested:
+            break
+        raw = nested[0]
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise CheckpointError(f"{path}: not a state dict (a mapping of names to tensors)")
-    for prefix in PUBLISHED_PREFIXES:
-        if any(k.startswith(prefix) for k in raw):
-            return {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
-    sample = ", ".join(list(raw)[:3])
-    raise CheckpointError(f"{path}: not a TRM/HRM state dict (keys like {sample}; expected '_orig_mod.model.inner.*')")
+    tables = [k for k in raw if k.endswith(TOKEN_TABLE)]
+    if len(tables) != 1:
+        sample = ", ".join(list(raw)[:3])
+        raise CheckpointError(
+            f"{path}: not a TRM/HRM state dict (keys like {sample}; expected '_orig_mod.model.inner.{TOKEN_TABLE}')"
+        )
+    prefix = tables[0][: -len(TOKEN_TABLE)]
+    return {k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix)}
+
+
+def _torch_load(path: Path) -> Any:
+    """torch.load, memory-mapped where the file's format allows it (the zip format torch.save writes)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as exc:
+        if "mmap" not in str(exc):
+            raise
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def run_config_beside(path: Path) -> Path | None:
+    """The run config that goes with a checkpoint file: `all_config.yaml` beside it, else the folder's only YAML
+    file (some exports name it after the run)."""
+    config = path.parent / RUN_CONFIG
+    if config.is_file():
+        return config
+    yamls = [p for p in path.parent.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()]
+    return yamls[0] if len(yamls) == 1 else None
 
 
 def read_published_config(source: str | Path | dict[str, Any]) -> dict[str, Any]:
@@ -244,8 +312,8 @@ def load_published(
     """Load a checkpoint written by the published TRM/HRM training code."""
     path = Path(path)
     if config is None:
-        config = path.parent / "all_config.yaml"
-        if not config.exists():
+        config = run_config_beside(path)
+        if config is None:
             raise CheckpointError(f"{path}: no all_config.yaml next to it; pass the run's config")
     run_config = read_published_config(config)
     state = read_published_state(path)

@@ -48,6 +48,7 @@ from huggingface_hub.file_download import repo_folder_name
 from trmsolve.checkpoint import (
     CONFIG_FILE,
     IDENTIFIERS_FILE,
+    RUN_CONFIG,
     WEIGHTS_FILE,
     convert,
     load_model_dir,
@@ -57,7 +58,6 @@ from trmsolve.checkpoint import (
 from trmsolve.errors import CheckpointError
 from trmsolve.model import RecursiveReasoningModel
 
-RUN_CONFIG = "all_config.yaml"
 CONVERTED = "trmsolve-converted"
 CHECKPOINT_NAME = re.compile(r"(?:^|[_-])step_\d+$|^checkpoint$|\.(?:pt|pth|ckpt|bin|safetensors)$")
 NAME_PART = r"[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?"
@@ -164,8 +164,12 @@ def _ours(folder: str, files: Collection[str]) -> Candidate:
 
 
 def _published(path: str, files: Collection[str]) -> Candidate:
-    """The checkpoint with the nearest all_config.yaml: in its folder, else the closest one above."""
+    """The checkpoint with the nearest all_config.yaml: in its folder, else the folder's only YAML file (some
+    exports name it after the run), else the closest all_config.yaml above."""
     folder = posixpath.dirname(path)
+    yamls = [f for f in files if posixpath.dirname(f) == folder and f.endswith((".yaml", ".yml"))]
+    if posixpath.join(folder, RUN_CONFIG) not in files and len(yamls) == 1:
+        return Candidate(path, "published", (path, yamls[0]), yamls[0])
     while True:
         config = posixpath.join(folder, RUN_CONFIG)
         if config in files:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +17,7 @@ from trmsolve.cli.common import (
     Device,
     Dtype,
     DtypeOption,
+    IdentifiersOption,
     JsonOption,
     app,
     bar_updater,
@@ -35,34 +37,46 @@ if TYPE_CHECKING:
     from trmsolve.model import RecursiveReasoningModel
 
 
+@dataclass(frozen=True)
+class ArcSetup:
+    """How a model learns which task each of its puzzle embeddings is: its own map, a map file (`identifiers`),
+    one rebuilt from the task files it was trained on (`arc_data`), and `adapt` (keyword arguments of
+    `arc_solve.adapt`) for tasks it never saw."""
+
+    arc_data: Path | None = None
+    identifiers: Path | None = None
+    adapt: dict[str, Any] | None = None
+
+
 def prepare_arc_model(
-    network: RecursiveReasoningModel,
-    puzzles: list[Puzzle],
-    *,
-    arc_data: Path | None,
-    adapt: dict[str, Any] | None,
-    err: Console,
-    show_progress: bool,
+    network: RecursiveReasoningModel, puzzles: list[Puzzle], setup: ArcSetup, *, err: Console, show_progress: bool
 ) -> None:
-    """Give the model its identifier map (rebuilt from --arc-data for a published checkpoint) and, with
-    --adapt (`adapt`: keyword arguments of `arc_solve.adapt`), embeddings for the tasks it never saw; say
-    what was done and what could not be."""
+    """Give the model its identifier map (from --identifiers, or rebuilt from --arc-data for a published
+    checkpoint) and, with --adapt, embeddings for the tasks it never saw; say what was done and what could
+    not be."""
     from trmsolve.arc_builder import parse_identifier
     from trmsolve.arc_solve import adapt as adapt_task
-    from trmsolve.arc_solve import attach_identifier_map, recognise_tasks, task_views
+    from trmsolve.arc_solve import attach_identifier_map, read_identifier_map, recognise_tasks, task_views
     from trmsolve.render import count_bar
 
+    arc_data, adapt = setup.arc_data, setup.adapt
     if network.config.puzzle_emb_ndim <= 0:
-        if arc_data is not None or adapt is not None:
-            note("this model has no puzzle embeddings: --arc-data and --adapt do not apply")
+        if arc_data is not None or adapt is not None or setup.identifiers is not None:
+            note("this model has no puzzle embeddings: --arc-data, --identifiers and --adapt do not apply")
         return
-    if network.identifiers is None and arc_data is not None:
+    if setup.identifiers is not None:
+        network.identifiers = read_identifier_map(setup.identifiers, network)
+        note(f"identifier map from {setup.identifiers} ({len(network.identifiers):,} identifiers)")
+    elif network.identifiers is None and arc_data is not None:
         settings = attach_identifier_map(network, arc_data)
         note(f"identifier map rebuilt with the published {settings.name} builder settings over {arc_data} (cached)")
     elif arc_data is not None:
         note("the model carries its own identifier map; --arc-data is not needed")
-    elif network.identifiers is None and network.config.puzzle_emb_ndim > 0:
-        note("this checkpoint carries no identifier map: pass --arc-data DIR (the task files it was trained on)")
+    elif network.identifiers is None:
+        note(
+            "this checkpoint carries no identifier map: pass --arc-data DIR (the task files it was trained on) "
+            "or --identifiers FILE"
+        )
     for task, match in recognise_tasks(network, puzzles).items():
         note(f"task {task} is the model's known task {match} (the same demonstrations): solved as {match}")
     known = task_views(network.identifiers)
@@ -101,8 +115,7 @@ def solve_arc(
     options: SolveOptions,
     attempts: int,
     submission: Path | None,
-    arc_data: Path | None,
-    adapt: dict[str, Any] | None,
+    setup: ArcSetup,
 ) -> bool:
     """`trmsolve arc`: vote over the augmented versions of each test input; show the attempts and pass@K.
     True when every first attempt is a grid and no known answer is missed by all attempts."""
@@ -113,7 +126,7 @@ def solve_arc(
     from trmsolve.solver import solve
 
     kind, tracer = get_kind("arc"), view.tracer
-    prepare_arc_model(network, puzzles, arc_data=arc_data, adapt=adapt, err=view.err, show_progress=view.show_progress)
+    prepare_arc_model(network, puzzles, setup, err=view.err, show_progress=view.show_progress)
     run = {"max_steps": options.max_steps, "halt": options.halt, "halt_threshold": options.halt_threshold}
     if tracer is not None:  # the plain version of each test input, step by step (not part of the vote)
         try:
@@ -234,6 +247,7 @@ def eval_arc(
         bool, typer.Option(help="Stop runs early when the Q head says so; the published evaluation does not.")
     ] = False,
     config: Annotated[Path | None, typer.Option(help="all_config.yaml of a published checkpoint.")] = None,
+    identifiers: IdentifiersOption = None,
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
     dtype: DtypeOption = Dtype.auto,
     submission: Annotated[Path | None, typer.Option(help="Write the submission.json (2 attempts) here.")] = None,
@@ -264,22 +278,15 @@ def eval_arc(
     if not puzzles:
         raise TrmsolveError(f"{source}: no tasks to evaluate")
     network = load_model(model, device=device.value, dtype=dtype.value, config=config, task="arc")
-    if network.identifiers is None and built.is_file():
-        network.identifiers = json.loads((data / "identifiers.json").read_text())
-        if len(network.identifiers) != network.config.num_puzzle_identifiers:
-            raise TrmsolveError(
-                f"{data / 'identifiers.json'}: {len(network.identifiers)} identifiers, the model has "
-                f"{network.config.num_puzzle_identifiers}"
-            )
-    err = Console(stderr=True, soft_wrap=True)
-    prepare_arc_model(
-        network,
-        puzzles,
-        arc_data=data if network.identifiers is None else None,
+    if identifiers is None and network.identifiers is None and built.is_file():
+        identifiers = data / "identifiers.json"  # the map of the data set being evaluated
+    setup = ArcSetup(
+        arc_data=data if identifiers is None and network.identifiers is None else None,
+        identifiers=identifiers,
         adapt={"steps": adapt_steps, "start": adapt_start.value} if adapt else None,
-        err=err,
-        show_progress=err.is_terminal,
     )
+    err = Console(stderr=True, soft_wrap=True)
+    prepare_arc_model(network, puzzles, setup, err=err, show_progress=err.is_terminal)
     with count_bar(err) if err.is_terminal else nullcontext() as bar:
         progress = bar_updater(bar, "running augmented versions")
         answers = predict(

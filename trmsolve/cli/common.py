@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Callable
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -143,6 +144,15 @@ AdaptStartOption = Annotated[
     typer.Option(
         help="Where each adapted embedding starts: the known embedding that best predicts the demonstrations "
         "(nearest), or zeros."
+    ),
+]
+IdentifiersOption = Annotated[
+    Path | None,
+    typer.Option(
+        metavar="FILE",
+        help="The identifiers.json of the data set a published ARC checkpoint was trained on (`build-arc` writes "
+        "it): which task each row of its puzzle embedding is. Needed when the published builder settings do not "
+        "give as many identifiers as the checkpoint has.",
     ),
 ]
 

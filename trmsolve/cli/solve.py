@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from trmsolve.cli.arc import solve_arc
+from trmsolve.cli.arc import ArcSetup, solve_arc
 from trmsolve.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_INVALID,
@@ -19,6 +19,7 @@ from trmsolve.cli.common import (
     Device,
     Dtype,
     DtypeOption,
+    IdentifiersOption,
     JsonOption,
     ThreadsOption,
     app,
@@ -151,6 +152,7 @@ def solve_puzzles(
             "its identifier map with the published builder settings (once; cached).",
         ),
     ] = None,
+    identifiers: IdentifiersOption = None,
     adapt: Annotated[
         bool,
         typer.Option(
@@ -196,6 +198,7 @@ def solve_puzzles(
     with view.status(f"loading {model_name}"):
         network = load_model(source, device=device.value, dtype=dtype.value, config=config, task=kind_name)
     if kind_name == "arc":  # every augmented version of every task runs before the vote: no streaming
+        learn = {"steps": adapt_steps, "start": adapt_start.value} if adapt else None
         all_ok = solve_arc(
             puzzles,
             network,
@@ -204,8 +207,7 @@ def solve_puzzles(
             options=options,
             attempts=attempts,
             submission=submission,
-            arc_data=arc_data,
-            adapt={"steps": adapt_steps, "start": adapt_start.value} if adapt else None,
+            setup=ArcSetup(arc_data, identifiers, learn),
         )
         raise typer.Exit(EXIT_BAD_INPUT if bad_input else 0 if all_ok else EXIT_INVALID)
     summary = view.run(puzzles, network, options, model_name)
@@ -228,7 +230,7 @@ def read_all(inputs: list[str], kind: PuzzleKind) -> tuple[list[Puzzle], bool]:
     return puzzles, bad
 
 
-ARC_ONLY = ("attempts", "submission", "arc_data", "adapt", "adapt_steps", "adapt_start")
+ARC_ONLY = ("attempts", "submission", "arc_data", "identifiers", "adapt", "adapt_steps", "adapt_start")
 CHECKED_ONLY = ("verify",)  # kinds whose answers can be checked
 
 
