@@ -29,6 +29,7 @@ from trmsolve.arc_solve import (
     nearest_rows,
     predict,
     score,
+    spread,
     submission,
     task_views,
     use_bf16,
@@ -520,3 +521,18 @@ def test_a_known_task_under_another_file_name_is_recognised_by_its_demonstration
     other = dict(task, train=task["train"][:1])  # other demonstrations: another task, left alone
     (stranger,) = get_kind("arc").parse(json.dumps(other), "x.json")
     assert recognise_tasks(model, [stranger]) == {} and stranger.meta["task_id"] == "x"
+
+
+def test_a_view_budget_is_spread_over_the_eight_orientations() -> None:
+    names = ["<blank>", "t|||t0|||0123456789"]
+    names += [f"t|||t{k}|||{perm}" for k, perm in [(3, "1023456789"), (3, "2013456789"), (0, "3012456789")]]
+    names += [f"t|||t{k}|||{perm}" for k, perm in [(5, "0123456798"), (1, "0213456789"), (5, "9123456780")]]
+    views = task_views(names)["t"]
+
+    def chosen(budget: int | None) -> list[int]:
+        return [view.identifier for view in spread(views, budget)]
+
+    assert chosen(1) == [1]  # the plain version first
+    assert chosen(4) == [1, 2, 5, 6]  # one of each orientation (t0, t3, t5, t1: in order of first appearance)
+    assert chosen(6) == [1, 2, 5, 6, 4, 3]  # then the second of each
+    assert chosen(None) == chosen(99) == list(range(1, 8))

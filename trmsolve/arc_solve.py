@@ -21,6 +21,7 @@ This is a library: it returns data and never prints.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -110,6 +111,24 @@ def task_views(identifiers: Sequence[str] | None) -> dict[str, list[View]]:
             raise TrmsolveError(f"identifier {number} of the model's map: {exc}") from None
         views.setdefault(augmentation.task, []).append(View(number, augmentation))
     return views
+
+
+def spread(views: Sequence[View], budget: int | None) -> list[View]:
+    """`budget` of a task's views, taken in turn from each of the eight rotations and reflections (the plain
+    version first, builder order within each), so that a small budget still votes over every orientation. The
+    published evaluation votes over all of them; with a budget of N the vote is what it would be over these N."""
+    if budget is None or budget >= len(views):
+        return list(views)
+    by_transform: dict[int, list[View]] = {}
+    for view in views:
+        by_transform.setdefault(view.augmentation.trans_id, []).append(view)
+    queues = sorted(by_transform.values(), key=lambda queue: queue[0].identifier)
+    chosen: list[View] = []
+    for round_ in itertools.zip_longest(*queues):
+        chosen += [view for view in round_ if view is not None]
+        if len(chosen) >= budget:
+            break
+    return chosen[:budget]
 
 
 # ----------------------------------------------------------------------------------------------- voting
@@ -210,7 +229,7 @@ def predict(
 ) -> list[ArcAnswer]:
     """Voted answers for ARC test inputs (puzzles of the ARC kind), one per puzzle, in order.
 
-    Every view the model knows for a puzzle's task (the first `max_views` of them) runs on the input
+    Every view the model knows for a puzzle's task (`max_views` of them, see `spread`) runs on the input
     augmented that way; runs of all puzzles are batched together. `halt=False` runs every step and votes
     with the last step's q_halt, as the published evaluation does. `progress(done, total)` counts runs.
     """
@@ -227,7 +246,7 @@ def predict(
     jobs: list[tuple[int, View]] = []
     for index, puzzle in enumerate(puzzles):
         task = str(puzzle.meta["task_id"])
-        jobs += [(index, view) for view in views.get(task, [View(0, Augmentation(task))])[:max_views]]
+        jobs += [(index, view) for view in spread(views.get(task, [View(0, Augmentation(task))]), max_views)]
     runs: list[list[tuple[np.ndarray, float]]] = [[] for _ in puzzles]
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]

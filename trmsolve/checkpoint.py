@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import mmap
+import os
 import re
 import struct
 from pathlib import Path
@@ -79,7 +80,10 @@ def save_model(model: RecursiveReasoningModel, out_dir: str | Path, *, card: str
         "metrics": info.metrics,
     }
     state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, str(out / WEIGHTS_FILE), metadata={"format": FORMAT})
+    # A new file moved into place: a process (this one too) that has the old weights memory-mapped keeps them.
+    partial = out / f"{WEIGHTS_FILE}.{os.getpid()}.tmp"
+    save_file(state, str(partial), metadata={"format": FORMAT})
+    partial.replace(out / WEIGHTS_FILE)
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
     if model.identifiers is not None:
         (out / IDENTIFIERS_FILE).write_text(json.dumps(model.identifiers))
