@@ -20,6 +20,7 @@ This is a library: it returns data and never prints.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -100,9 +101,15 @@ def recognise_tasks(model: RecursiveReasoningModel, puzzles: Sequence[Puzzle]) -
 
 
 def task_views(identifiers: Sequence[str] | None) -> dict[str, list[View]]:
-    """Task -> its views in identifier order (the plain task first, as the builder numbers them)."""
+    """Task -> its views in identifier order (the plain task first, as the builder numbers them). Read-only: one
+    map is parsed once (a published ARC-AGI-1 map has 876,406 names, seconds to parse) however often it is asked."""
+    return _task_views(tuple(identifiers or ()))
+
+
+@functools.lru_cache(maxsize=2)
+def _task_views(identifiers: tuple[str, ...]) -> dict[str, list[View]]:
     views: dict[str, list[View]] = {}
-    for number, name in enumerate(identifiers or []):
+    for number, name in enumerate(identifiers):
         if name == BLANK_IDENTIFIER:
             continue
         try:
