@@ -357,15 +357,18 @@ def test_a_ragged_walled_maze_is_bad_input_naming_the_row(tmp_path: Path) -> Non
     )
 
 
-def test_threads_and_a_passive_openmp_wait_by_default() -> None:
+def test_threads_and_a_short_openmp_spin_by_default() -> None:
     script = (
         "import os, sys, trmsolve.cli as c\n"
         "sys.argv = ['trmsolve', 'version']\n"
         "try:\n    c.main()\nexcept SystemExit:\n    pass\n"
-        "print(os.environ['OMP_WAIT_POLICY'])\n"
+        "print(os.environ.get('GOMP_SPINCOUNT'))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
-    assert out.stdout.splitlines()[-1] == "PASSIVE"
+    assert out.stdout.splitlines()[-1] == "10000"
+    chosen = {**env, "OMP_WAIT_POLICY": "ACTIVE"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=chosen, timeout=120)
+    assert out.stdout.splitlines()[-1] == "None", "a wait policy the user chose is left alone"
     result = run("sudoku", SUDOKU / "easy.txt", "--threads", 1, "--json")
     assert result.exit_code == 0 and json_lines(result.stdout)[0]["valid"]

@@ -52,3 +52,27 @@ def test_a_missing_device_is_a_one_line_error() -> None:
         hardware.resolve_device("tpu9")
     with pytest.raises(TrmsolveError, match="unknown dtype"):
         hardware.resolve_dtype("float8")
+
+
+def test_rows_per_pass_fit_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hardware, "l2_cache_bytes", lambda: 2 << 20)
+    cpu = torch.device("cpu")
+    assert hardware.rows_per_pass(cpu, 82 * 256, 4) == 18  # the bundled Sudoku model: 18 puzzles a pass
+    assert hardware.rows_per_pass(cpu, 916 * 512, 4) == 1  # a published ARC model: one at a time
+    assert hardware.rows_per_pass(cpu, 82 * 256, 2) == 37  # bfloat16 hidden states are half the size
+    assert hardware.rows_per_pass(torch.device("meta"), 82 * 256, 4) is None  # a GPU takes the whole batch
+
+
+def test_a_step_in_passes_gives_what_one_pass_gives() -> None:
+    from trmsolve.models import load_model
+
+    model = load_model("sudoku")
+    inputs = torch.randint(1, 11, (7, 81))
+    x = model.embed(inputs, None)
+    carry = model.initial_carry(7)
+    with torch.inference_mode():
+        whole, parts = model.step(carry, x), model.step(carry, x, rows=3)
+    assert torch.allclose(whole.logits, parts.logits, atol=1e-4)
+    assert torch.equal(whole.logits.argmax(-1), parts.logits.argmax(-1))
+    assert torch.allclose(whole.carry.z_H, parts.carry.z_H, atol=1e-4)
+    assert torch.allclose(whole.q_halt_logits, parts.q_halt_logits, atol=1e-4)

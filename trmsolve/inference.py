@@ -47,6 +47,14 @@ class StepRecord:
         return self.logits.softmax(-1).amax(-1)
 
 
+def pass_rows(model: RecursiveReasoningModel, positions: torch.Tensor | None) -> int | None:
+    """Puzzles per pass through the network for `model` on its device (see `hardware.rows_per_pass`)."""
+    from trmsolve.hardware import rows_per_pass
+
+    tokens = model.num_prefix_tokens + (model.config.seq_len if positions is None else len(positions))
+    return rows_per_pass(model.device, tokens * model.config.hidden_size, model.dtype.itemsize)
+
+
 def as_tensor(values: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     if isinstance(values, np.ndarray):
         values = torch.from_numpy(values)
@@ -83,6 +91,7 @@ def refine(
     positions = model.canvas_positions(inputs)  # a canvas crop: the cells the network runs on, or None for all
     x = model.embed(inputs, puzzle_identifiers, positions)
     carry = model.initial_carry(batch, positions)
+    rows = pass_rows(model, positions)
     running = torch.arange(batch, device=device)  # batch rows still being refined
     logits = torch.zeros(batch, model.config.seq_len, model.config.vocab_size, device=device)
     if positions is not None:  # outside the crop the answer is the input (padding), with certainty
@@ -93,7 +102,7 @@ def refine(
     halted = torch.zeros(batch, dtype=torch.bool, device=device)
 
     for step in range(1, max_steps + 1):
-        out = model.step(carry, x, positions)
+        out = model.step(carry, x, positions, rows)
         if positions is None:
             logits[running] = out.logits
         else:

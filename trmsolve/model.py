@@ -185,7 +185,7 @@ class Carry:
     z_H: torch.Tensor
     z_L: torch.Tensor
 
-    def select(self, index: torch.Tensor) -> Carry:
+    def select(self, index: torch.Tensor | slice) -> Carry:
         return Carry(self.z_H[index], self.z_L[index])
 
 
@@ -195,6 +195,16 @@ class StepOutput:
     logits: torch.Tensor  # [B, seq_len, vocab], float32
     q_halt_logits: torch.Tensor  # [B], float32
     q_continue_logits: torch.Tensor  # [B], float32
+
+    @staticmethod
+    def cat(parts: list[StepOutput]) -> StepOutput:
+        """The outputs of consecutive slices of a batch, as one."""
+        return StepOutput(
+            Carry(torch.cat([p.carry.z_H for p in parts]), torch.cat([p.carry.z_L for p in parts])),
+            torch.cat([p.logits for p in parts]),
+            torch.cat([p.q_halt_logits for p in parts]),
+            torch.cat([p.q_continue_logits for p in parts]),
+        )
 
 
 class RecursiveReasoningModel(nn.Module):
@@ -333,9 +343,15 @@ class RecursiveReasoningModel(nn.Module):
         q = ((z_H[:, 0, None, :] * self.q_head.weight).sum(-1) + self.q_head.bias).float()
         return logits, q[..., 0], q[..., 1]
 
-    def step(self, carry: Carry, x: torch.Tensor, positions: torch.Tensor | None = None) -> StepOutput:
+    def step(
+        self, carry: Carry, x: torch.Tensor, positions: torch.Tensor | None = None, rows: int | None = None
+    ) -> StepOutput:
         """One ACT step from `carry` given the input embedding `x` (inference; the carry is detached).
-        With `positions` (a canvas crop), the logits cover just those cells."""
+        With `positions` (a canvas crop), the logits cover just those cells. `rows` caps the puzzles run
+        through the network at once (`hardware.rows_per_pass`: a CPU is fastest when they fit its cache)."""
+        if rows is not None and x.shape[0] > rows:
+            slices = [slice(i, i + rows) for i in range(0, x.shape[0], rows)]
+            return StepOutput.cat([self.step(carry.select(part), x[part], positions) for part in slices])
         new = self.reason(carry, x, positions)
         return StepOutput(Carry(new.z_H.detach(), new.z_L.detach()), *self.heads(new.z_H))
 

@@ -27,7 +27,6 @@ from trmsolve.checkpoint import (
 )
 from trmsolve.errors import CheckpointError
 from trmsolve.hardware import resolve_device, resolve_dtype
-from trmsolve.hub import KNOWN_CHECKPOINTS, cached_models, load_hub_model
 from trmsolve.model import RecursiveReasoningModel
 
 
@@ -44,6 +43,8 @@ def load_model(
     text = str(source)
     path = Path(text).expanduser()
     if text.startswith("hf:"):
+        from trmsolve.hub import load_hub_model  # huggingface_hub: 0.2 s of start-up a local model never needs
+
         model = load_hub_model(text[3:], config=config, task=task)
     elif path.is_dir():
         if (path / CONFIG_FILE).exists():
@@ -111,6 +112,8 @@ def headline(metrics: dict[str, Any]) -> str:
 
 def list_models() -> list[ModelEntry]:
     """Bundled models, models in the Hugging Face cache, and the known public checkpoints to fetch."""
+    from trmsolve.hub import KNOWN_CHECKPOINTS, cached_models
+
     places = [(name, "bundled", bundled_dir(name)) for name in bundled_names()]
     places += [(cached.spec, "cached", cached.local) for cached in cached_models()]
     entries = []

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from trmsolve.inference import pass_rows
 from trmsolve.kinds.base import Puzzle, PuzzleKind, Symmetry, canvas_cells
 from trmsolve.model import Carry, RecursiveReasoningModel
 from trmsolve.options import SolveOptions
@@ -119,9 +120,10 @@ def solve_verified(
             carry = Carry(torch.cat((carry.z_H, new_carry.z_H)), torch.cat((carry.z_L, new_carry.z_L)))
 
     add_rows([(p, 0) for p in range(len(puzzles))])
+    per_pass = pass_rows(model, positions)
     while rows.puzzle:
         assert x is not None and carry is not None and row_tokens is not None
-        out = model.step(carry, x, positions)
+        out = model.step(carry, x, positions, per_pass)
         confidence, predicted = out.logits.float().softmax(-1).max(-1)
         if positions is None:
             full, full_confidence = predicted, confidence

@@ -27,7 +27,7 @@ import platform
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -656,7 +656,8 @@ ROUTES = ("as given", "more steps", "other view")
 
 
 def load_initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
-    """The state dict of `config.init`, whose architecture replaces `config.model` (data sizes must agree)."""
+    """The state dict of `config.init`, whose architecture replaces `config.model` (data sizes must agree; a
+    canvas crop asked for is kept)."""
     if not config.init:
         return None
     from trmsolve.models import load_model
@@ -669,7 +670,8 @@ def load_initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
             f"{config.init}: has {model.config.num_puzzle_identifiers} puzzle identifiers, "
             f"the data {config.model.num_puzzle_identifiers}"
         )
-    config.model = model.config
+    # The canvas crop changes no weight: a run may start a model on smaller (or larger) mazes than it last saw.
+    config.model = replace(model.config, canvas_crop=config.model.canvas_crop or model.config.canvas_crop)
     return model.state_dict()
 
 

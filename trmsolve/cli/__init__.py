@@ -22,9 +22,11 @@ def main() -> None:
     except ImportError:
         from click import exceptions as click  # type: ignore[no-redef]
 
-    # OpenMP threads that spin while waiting take a busy core from other processes: 5 puzzles took 22 s
-    # instead of 1.2 s next to another job on two cores. Passive waiting costs nothing on an idle CPU.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # OpenMP threads spin between operations; GNU OpenMP's default spin (300,000 rounds) takes a busy core from
+    # other processes, while not spinning at all (OMP_WAIT_POLICY=PASSIVE) made one Sudoku 1.7x slower on an
+    # idle CPU. A short spin keeps the idle speed and gives a busy core back sooner (docs/cli.md, measured).
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", "10000")
     try:
         code = app(prog_name="trmsolve", standalone_mode=False)
     except click.UsageError as exc:

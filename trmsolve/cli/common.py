@@ -162,8 +162,8 @@ ThreadsOption = Annotated[
         min=1,
         metavar="N",
         envvar="TRMSOLVE_THREADS",
-        help="CPU threads for the model (default: torch's, one per core; env TRMSOLVE_THREADS). Waiting threads "
-        "sleep rather than spin, so a busy machine stays usable.",
+        help="CPU threads for the model (default: torch's, one per core; env TRMSOLVE_THREADS). Next to other "
+        "busy work, fewer threads than cores run faster.",
         show_default=False,
     ),
 ]

@@ -209,7 +209,11 @@ def train(
         Dtype, typer.Option(help="Matmul number format: auto = bfloat16 (autocast) only where it is native.")
     ] = Dtype.auto,
     canvas_crop: Annotated[
-        int, typer.Option(help="Maze: run on the top-left square holding the mazes, at least this side (0: all 30x30).")
+        int,
+        typer.Option(
+            help="Maze: run on the top-left square holding the mazes, at least this side (0: all 30x30). With "
+            "--init, a crop other than 0 replaces the initial model's (no weight depends on it)."
+        ),
     ] = 0,
     init: Annotated[
         str | None,
