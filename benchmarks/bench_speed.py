@@ -2,8 +2,8 @@
 
 In one run: the machine's fp32 (and bf16) matmul peak, then for each model and batch size (1, 8, 64, 256)
 the puzzle-steps per second of the refinement step as `trmsolve` runs it (inference mode, the carry kept
-between steps), the FLOPs of one puzzle-step computed from the model's config, and the achieved fraction
-of the fp32 peak. Stand-ins have random weights in the published layout (TRM, hidden 512, 8 heads,
+between steps, as many puzzles a pass as fit the CPU's cache), the FLOPs of one puzzle-step computed from
+the model's config, and the achieved fraction of the fp32 peak. Stand-ins have random weights in the published layout (TRM, hidden 512, 8 heads,
 H_cycles 3, 2 layers, 16 puzzle-embedding tokens; Sudoku L_cycles 6 over 81 cells, mlp_t or attention;
 maze/ARC L_cycles 4 over the 900-cell canvas). A batch whose single step would take longer than
 --max-seconds (estimated from the batch before it) is skipped and says so.
@@ -26,6 +26,7 @@ import torch
 
 from trmsolve.config import ModelConfig
 from trmsolve.hardware import cpu_flags, describe
+from trmsolve.inference import pass_rows
 from trmsolve.model import RecursiveReasoningModel, swiglu_width
 from trmsolve.models import load_model
 
@@ -78,12 +79,13 @@ def flops_per_puzzle_step(config: ModelConfig, length: int | None = None) -> flo
 def time_steps(model: RecursiveReasoningModel, batch: int, inputs: torch.Tensor, steps: int) -> float:
     """Seconds per refinement step of `batch` puzzles (after one warm-up step)."""
     positions = model.canvas_positions(inputs)
+    rows = pass_rows(model, positions)  # puzzles a pass through the network, as trmsolve runs them
     x = model.embed(inputs, None, positions)
     carry = model.initial_carry(batch, positions)
-    carry = model.step(carry, x, positions).carry
+    carry = model.step(carry, x, positions, rows).carry
     start = time.perf_counter()
     for _ in range(steps):
-        carry = model.step(carry, x, positions).carry
+        carry = model.step(carry, x, positions, rows).carry
     return (time.perf_counter() - start) / steps
 
 
