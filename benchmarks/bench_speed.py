@@ -3,10 +3,10 @@
 In one run: the machine's fp32 (and bf16) matmul peak, then for each model and batch size (1, 8, 64, 256)
 the puzzle-steps per second of the refinement step as `trmsolve` runs it (inference mode, the carry kept
 between steps, as many puzzles a pass as fit the CPU's cache), the FLOPs of one puzzle-step computed from
-the model's config, and the achieved fraction of the fp32 peak. Stand-ins have random weights in the published layout (TRM, hidden 512, 8 heads,
-H_cycles 3, 2 layers, 16 puzzle-embedding tokens; Sudoku L_cycles 6 over 81 cells, mlp_t or attention;
-maze/ARC L_cycles 4 over the 900-cell canvas). A batch whose single step would take longer than
---max-seconds (estimated from the batch before it) is skipped and says so.
+the model's config, and the achieved fraction of the fp32 peak. Stand-ins have random weights in the
+published layout (TRM, hidden 512, 8 heads, H_cycles 3, 2 layers, 16 puzzle-embedding tokens; Sudoku
+L_cycles 6 over 81 cells, mlp_t or attention; maze/ARC L_cycles 4 over the 900-cell canvas). A batch whose
+single step would take longer than --max-seconds (estimated from the batch before it) is skipped and says so.
 
     python benchmarks/bench_speed.py --out benchmarks/results/speed.json     # on an idle CPU
 
