@@ -378,3 +378,4 @@ def test_fetch_and_models_commands(hub_server: HubServer) -> None:
     assert rows["hf:owner/runs/run/step_200"]["path"] == report["path"]
     known = rows["hf:sapientinc/HRM-checkpoint-sudoku-extreme"]
     assert known["where"] == "hub (official)" and known["task"] == "sudoku" and known["path"] is None
+    assert known["layout"] == "checkpoint + all_config.yaml"  # as tests/test_hub_layouts.py lays it out

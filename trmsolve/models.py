@@ -81,6 +81,7 @@ class ModelEntry:
     headline: str = "not measured"  # one accuracy figure, measured by us or reported by its owner
     path: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)  # every measured figure (--json)
+    layout: str | None = None  # a known Hub checkpoint: what its repo holds
 
 
 def count_parameters(weights: Path) -> int | None:
@@ -126,7 +127,7 @@ def list_models() -> list[ModelEntry]:
             entry.headline = headline(info.metrics)
         entries.append(entry)
     entries += [
-        ModelEntry(f"hf:{k.repo_id}", f"hub ({k.publisher})", k.task, k.arch, headline=k.reported)
+        ModelEntry(f"hf:{k.repo_id}", f"hub ({k.publisher})", k.task, k.arch, headline=k.reported, layout=k.layout)
         for k in KNOWN_CHECKPOINTS
     ]
     return entries
