@@ -565,7 +565,7 @@ KNOWN_CHECKPOINTS = (
     KnownCheckpoint("alphaXiv/trm-model-arc-agi-1", "arc", "trm", "unverified", "paper: 44.6% ARC-AGI-1", RUN),
     KnownCheckpoint(
         "ThomasHeim/HRM-Reproduction-Checkpoints", "sudoku", "hrm", "unverified",
-        "owner: 53% (original), 54.2% (augmented)", "a folder per run, many step_N: name one",
+        "owner: 53% (original run)", "a folder per run, many step_N: name one",
     ),
     KnownCheckpoint(
         "MaximeILL/GAR_ckpts", "sudoku", "trm", "unverified", "owner: 85.9%",
