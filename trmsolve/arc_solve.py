@@ -449,7 +449,7 @@ def attach_identifier_map(
         if len(names) == want:
             model.identifiers = names
             return settings
-        tasks = len({parse_identifier(name).task for name in names[settings.puzzle_identifiers_start :]})
+        tasks = len(task_views(names))
         tried.append(f"{settings.name}: {len(names):,} for {tasks:,} tasks")
         if nearest is None or abs(len(names) - want) < abs(nearest[1] - want):
             nearest = (settings, len(names), tasks)

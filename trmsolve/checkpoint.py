@@ -22,6 +22,7 @@ import mmap
 import os
 import re
 import struct
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,7 @@ def mapped_safetensors(path: Path) -> dict[str, torch.Tensor]:
         with path.open("rb") as f:
             (header_len,) = struct.unpack("<Q", f.read(8))
             header = json.loads(f.read(header_len))
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY) if path.stat().st_size else None
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
     except (OSError, struct.error, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot read weights ({exc})") from None
     state = {}
@@ -239,14 +240,19 @@ def _torch_load(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def run_config_beside(path: Path) -> Path | None:
-    """The run config that goes with a checkpoint file: `all_config.yaml` beside it, else the folder's only YAML
-    file (some exports name it after the run)."""
-    config = path.parent / RUN_CONFIG
-    if config.is_file():
-        return config
-    yamls = [p for p in path.parent.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()]
+def run_config_among(names: Iterable[str]) -> str | None:
+    """Which of the file names in a checkpoint's folder is its run config: `all_config.yaml`, else the folder's
+    only YAML file (some exports name it after the run). One rule for a local folder and a Hub repo's listing."""
+    yamls = [name for name in names if name.endswith((".yaml", ".yml"))]
+    if RUN_CONFIG in yamls:
+        return RUN_CONFIG
     return yamls[0] if len(yamls) == 1 else None
+
+
+def run_config_beside(path: Path) -> Path | None:
+    """The run config in the folder of the checkpoint file `path` (see `run_config_among`)."""
+    name = run_config_among(p.name for p in path.parent.iterdir() if p.is_file())
+    return None if name is None else path.parent / name
 
 
 def read_published_config(source: str | Path | dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from trmsolve.checkpoint import (
     load_model_dir,
     load_published,
     read_config,
+    run_config_among,
 )
 from trmsolve.errors import CheckpointError
 from trmsolve.model import RecursiveReasoningModel
@@ -164,19 +165,19 @@ def _ours(folder: str, files: Collection[str]) -> Candidate:
 
 
 def _published(path: str, files: Collection[str]) -> Candidate:
-    """The checkpoint with the nearest all_config.yaml: in its folder, else the folder's only YAML file (some
-    exports name it after the run), else the closest all_config.yaml above."""
+    """The checkpoint with its run config: in its folder (`run_config_among`), else the closest all_config.yaml
+    above."""
     folder = posixpath.dirname(path)
-    yamls = [f for f in files if posixpath.dirname(f) == folder and f.endswith((".yaml", ".yml"))]
-    if posixpath.join(folder, RUN_CONFIG) not in files and len(yamls) == 1:
-        return Candidate(path, "published", (path, yamls[0]), yamls[0])
-    while True:
+    beside = run_config_among(posixpath.basename(f) for f in files if posixpath.dirname(f) == folder)
+    if beside is not None:
+        config = posixpath.join(folder, beside)
+        return Candidate(path, "published", (path, config), config)
+    while folder:
+        folder = posixpath.dirname(folder)
         config = posixpath.join(folder, RUN_CONFIG)
         if config in files:
             return Candidate(path, "published", (path, config), config)
-        if not folder:
-            return Candidate(path, "published", (path,))
-        folder = posixpath.dirname(folder)
+    return Candidate(path, "published", (path,))
 
 
 # ------------------------------------------------------------------------------------------- repo snapshots

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from trmsolve.hardware import rows_per_pass
 from trmsolve.model import RecursiveReasoningModel
 
 
@@ -49,8 +50,6 @@ class StepRecord:
 
 def pass_rows(model: RecursiveReasoningModel, positions: torch.Tensor | None) -> int | None:
     """Puzzles per pass through the network for `model` on its device (see `hardware.rows_per_pass`)."""
-    from trmsolve.hardware import rows_per_pass
-
     tokens = model.num_prefix_tokens + (model.config.seq_len if positions is None else len(positions))
     return rows_per_pass(model.device, tokens * model.config.hidden_size, model.dtype.itemsize)
 

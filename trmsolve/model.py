@@ -188,6 +188,11 @@ class Carry:
     def select(self, index: torch.Tensor | slice) -> Carry:
         return Carry(self.z_H[index], self.z_L[index])
 
+    @staticmethod
+    def cat(parts: list[Carry]) -> Carry:
+        """The carries of consecutive rows, as one batch."""
+        return Carry(torch.cat([p.z_H for p in parts]), torch.cat([p.z_L for p in parts]))
+
 
 @dataclass
 class StepOutput:
@@ -200,7 +205,7 @@ class StepOutput:
     def cat(parts: list[StepOutput]) -> StepOutput:
         """The outputs of consecutive slices of a batch, as one."""
         return StepOutput(
-            Carry(torch.cat([p.carry.z_H for p in parts]), torch.cat([p.carry.z_L for p in parts])),
+            Carry.cat([p.carry for p in parts]),
             torch.cat([p.logits for p in parts]),
             torch.cat([p.q_halt_logits for p in parts]),
             torch.cat([p.q_continue_logits for p in parts]),

@@ -117,7 +117,7 @@ def solve_verified(
             x, carry, row_tokens = new_x, new_carry, inputs
         else:
             x, row_tokens = torch.cat((x, new_x)), torch.cat((row_tokens, inputs))
-            carry = Carry(torch.cat((carry.z_H, new_carry.z_H)), torch.cat((carry.z_L, new_carry.z_L)))
+            carry = Carry.cat([carry, new_carry])
 
     add_rows([(p, 0) for p in range(len(puzzles))])
     per_pass = pass_rows(model, positions)
