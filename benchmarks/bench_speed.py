@@ -29,6 +29,7 @@ from trmsolve.hardware import cpu_flags, describe
 from trmsolve.inference import pass_rows
 from trmsolve.model import RecursiveReasoningModel, swiglu_width
 from trmsolve.models import load_model
+from trmsolve.options import DEFAULT_BATCH_SIZE
 
 BATCHES = (1, 8, 64, 256)
 PUBLISHED = dict(
@@ -87,6 +88,37 @@ def time_steps(model: RecursiveReasoningModel, batch: int, inputs: torch.Tensor,
     for _ in range(steps):
         carry = model.step(carry, x, positions, rows).carry
     return (time.perf_counter() - start) / steps
+
+
+@torch.inference_mode()
+def linear_ceiling(model: RecursiveReasoningModel, batch: int, inputs: torch.Tensor) -> float:
+    """GFLOP/s of the model's own linear layers timed alone, at the shapes one step gives them: what the
+    matmul library reaches on these (often thin) shapes, before any other operation's cost."""
+    from collections import Counter
+
+    shapes: Counter[tuple[int, int, int]] = Counter()
+    hooks = [
+        module.register_forward_hook(lambda m, args, out: shapes.update([(args[0].numel() // m.in_features,
+                                                                          m.in_features, m.out_features)]))
+        for module in model.modules()
+        if isinstance(module, torch.nn.Linear)
+    ]  # fmt: skip
+    try:
+        time_steps(model, batch, inputs, 1)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    flops = seconds = 0.0
+    for (m, k, n), count in shapes.items():
+        a, w = torch.randn(m, k), torch.randn(n, k)
+        for _ in range(2):
+            a @ w.t()
+        start = time.perf_counter()
+        for _ in range(3):
+            a @ w.t()
+        seconds += (time.perf_counter() - start) / 3 * count
+        flops += 2 * m * k * n * count
+    return flops / seconds / 1e9
 
 
 def sample_inputs(config: ModelConfig, batch: int) -> torch.Tensor:
@@ -148,9 +180,15 @@ def main() -> None:
                 "gflop_per_s": round(achieved, 1),
                 "fraction_of_fp32_peak": round(achieved / peak["float32"], 3),
             }
+            if batch == DEFAULT_BATCH_SIZE:  # the ceiling the model's own matmul shapes set, at the default batch
+                ceiling = linear_ceiling(model, batch, inputs)
+                row["linear_layers_alone_gflop_per_s"] = round(ceiling, 1)
+                row["linear_layers_alone_fraction_of_peak"] = round(ceiling / peak["float32"], 3)
             rows.append(row)
+            alone = row.get("linear_layers_alone_fraction_of_peak")
+            note = f"   (linear layers alone: {alone:.0%})" if alone else ""
             print(f"{name:42} {batch:>5} {flops / 1e9:>10.2f} {rate:>9.2f} {rate / 16:>9.3f} {achieved:>8.1f} "
-                  f"{achieved / peak['float32']:>6.0%}")  # fmt: skip
+                  f"{achieved / peak['float32']:>6.0%}{note}")  # fmt: skip
     report = {
         "cpu": cpu,
         "flags_bf16": sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx")),

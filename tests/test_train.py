@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import FIXTURES
 
+from trmsolve.errors import TrmsolveError
 from trmsolve.models import load_model
 from trmsolve.train import IGNORE_LABEL, TrainConfig, Trainer, default_model_config, log_stablemax, token_losses, train
 
@@ -161,3 +163,32 @@ def test_a_canvas_crop_trains_on_the_square_the_mazes_occupy(tmp_path: Path) -> 
     assert trainer.positions[side].item() == 30  # one canvas row down: rotary positions keep the 30-wide rows
     metrics = trainer.train_step()
     assert metrics["loss"] > 0 and trainer.slots.carry.z_H.shape[1] == side * side + trainer.model.num_prefix_tokens
+
+
+def test_question_weight_weights_the_open_cells_and_is_published_at_one(tmp_path: Path) -> None:
+    """--question-weight W: each maze's loss is a mean with open cells counted W times; W = 1 is the plain mean."""
+    from trmsolve.data import maze
+
+    trainer = Trainer(dataclasses.replace(tiny_config(tmp_path / "w", 2), question_weight=3.0), log=lambda _: None)
+    inputs = torch.from_numpy(trainer.data.inputs[:4])
+    valid = torch.from_numpy(trainer.data.labels[:4]) != IGNORE_LABEL
+    weights = trainer.loss_weights(inputs, valid)
+    open_cells = (inputs == maze.QUESTION_TOKEN) & valid
+    assert open_cells.any() and (~open_cells & valid).any()
+    assert torch.all(weights[open_cells] == 3.0) and torch.all(weights[~open_cells & valid] == 1.0)
+    assert torch.all(weights[~valid] == 0.0)
+    published = Trainer(tiny_config(tmp_path / "p", 2), log=lambda _: None)
+    assert torch.equal(published.loss_weights(inputs, valid), valid.float())
+
+    seeded = [
+        Trainer(dataclasses.replace(tiny_config(tmp_path / n, 2), question_weight=w), log=lambda _: None)
+        for n, w in (("one", 1.0), ("three", 3.0))
+    ]
+    losses = [t.train_step()["lm_loss"] for t in seeded]  # same batch and weights, different weighting
+    assert losses[0] != losses[1]
+
+
+def test_question_weight_is_refused_for_arc(tmp_path: Path) -> None:
+    config = dataclasses.replace(tiny_config(tmp_path, 2), task="arc", question_weight=2.0)
+    with pytest.raises(TrmsolveError, match="question-weight"):
+        Trainer(config, log=lambda _: None)

@@ -70,6 +70,7 @@ class TrainConfig:
     puzzle_emb_weight_decay: float = 0.1
     ema_rate: float = 0.999
     loss: str = "stablemax"  # or "softmax"
+    question_weight: float = 1.0  # loss weight of the cells the input leaves open (1 = published)
     augment: bool = True
     dtype: str = "auto"  # of the matmuls: auto, float32, bfloat16 (autocast)
     init: str | None = None  # start from this model's weights (a bundled name or directory), fresh optimiser
@@ -107,6 +108,7 @@ class TrainData:
     augment: Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None
     identifiers: list[str] | None = None  # ARC: identifier names, index = id
     symmetries: tuple[str, ...] = ()  # the transform families `augment` draws from (recorded in the model)
+    question_token: int | None = None  # input token of the cells the answer decides (None: every cell)
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -120,7 +122,15 @@ def load_data(task: str, path: str) -> TrainData:
         module = importlib.import_module(f"trmsolve.data.{task}")
         inputs, labels, ratings = module.load_tokens(path)
         ids = np.zeros(len(inputs), dtype=np.int64)
-        return TrainData(inputs, labels, ids, ratings, augment=module.augment, symmetries=module.SYMMETRIES)
+        return TrainData(
+            inputs,
+            labels,
+            ids,
+            ratings,
+            module.augment,
+            symmetries=module.SYMMETRIES,
+            question_token=module.QUESTION_TOKEN,
+        )
     if task == "arc":
         root = Path(path)
         arrays = {
@@ -266,6 +276,8 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, log: Callable[[str], None] = print) -> None:
         self.config, self.log = config, log
+        if config.question_weight != 1.0 and config.task == "arc":  # every ARC cell is asked about
+            raise TrmsolveError("--question-weight applies to sudoku and maze, not arc")
         self.rank, self.world = 0, 1
         if dist.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             if not dist.is_initialized():
@@ -395,7 +407,10 @@ class Trainer:
         with torch.no_grad():
             correct = (logits.argmax(-1) == labels) & valid
             exact = correct.sum(-1) == counts
-        lm_loss = (token_losses(logits, labels, config.loss) / counts.clamp_min(1).unsqueeze(-1)).sum()
+        weights = self.loss_weights(batch["inputs"], valid)
+        lm_loss = (
+            token_losses(logits, labels, config.loss) * weights / weights.sum(-1, keepdim=True).clamp_min(1e-9)
+        ).sum()
         q_loss = F.binary_cross_entropy_with_logits(q_halt, exact.float(), reduction="sum")
 
         steps = slots.steps + 1
@@ -442,6 +457,14 @@ class Trainer:
             "halted_steps": float(steps[halted].float().mean()) if bool(halted.any()) else float("nan"),
             "lr": config.lr * scale,
         }
+
+    def loss_weights(self, inputs: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """[B, seq] weight of each position in its puzzle's mean loss: `question_weight` on the cells the
+        input leaves open. Small models otherwise settle on copying the input, which most cells reward."""
+        weights = valid.float()
+        if self.config.question_weight != 1.0:
+            weights = torch.where(inputs == self.data.question_token, self.config.question_weight, 1.0) * weights
+        return weights
 
     @torch.no_grad()
     def _update_ema(self) -> None:

@@ -194,6 +194,13 @@ def train(
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-4,
     warmup: Annotated[int, typer.Option(help="Warm-up steps.")] = 2000,
     weight_decay: Annotated[float, typer.Option()] = 1.0,
+    question_weight: Annotated[
+        float,
+        typer.Option(
+            help="Loss weight of the cells the puzzle asks about (maze open cells, Sudoku blanks) against the "
+            "cells the input already decides; 1 = the published recipe."
+        ),
+    ] = 1.0,
     hidden_size: Annotated[int, typer.Option()] = 256,
     num_heads: Annotated[int, typer.Option()] = 4,
     h_cycles: Annotated[int, typer.Option()] = 3,
@@ -251,6 +258,7 @@ def train(
         lr_warmup_steps=warmup,
         total_steps=total_steps,
         weight_decay=weight_decay,
+        question_weight=question_weight,
         seed=seed,
         max_minutes=minutes,
         threads=threads,

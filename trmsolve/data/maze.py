@@ -53,6 +53,7 @@ from trmsolve.kinds.maze import (
 
 HEADER = ("source", "question", "answer", "rating")
 SYMMETRIES = ("dihedral",)  # what `augment` trains with: the eight rotations and reflections
+QUESTION_TOKEN = int(CHAR_TO_TOKEN[OPEN])  # input token of the cells the answer decides (path or not)
 PERFECT = ("dfs", "prim", "kruskal", "wilson")
 ALGORITHMS = (*PERFECT, "rooms", "organic", "obstacles")
 HARD_ALGORITHMS = ("dfs", "kruskal", "wilson", "organic")  # the ones whose 30x30 mazes often have paths > 110

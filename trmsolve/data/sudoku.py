@@ -20,6 +20,7 @@ from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds.sudoku import BOXES, SYMMETRY_FAMILIES, _solve_cells
 
 SYMMETRIES = SYMMETRY_FAMILIES  # what `augment` trains with
+QUESTION_TOKEN = 1  # input token of the cells the answer decides: the blanks
 
 HEADER = ("source", "question", "answer", "rating")
 TIERS = ("no-guess", "search", "hardest")
