@@ -76,3 +76,14 @@ def test_arc_demo_solves_the_test_inputs_its_card_claims(tmp_path: Path) -> None
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert {r["task_id"] for r in rows if r["correct"]} == set(ARC_DEMO_SOLVED), result.output
     assert result.exit_code == 0
+
+
+def test_a_models_advice_survives_saving(tmp_path: Path) -> None:
+    """The card's one-line advice (what the model is not yet for) travels with the weights."""
+    from trmsolve.checkpoint import save_model
+    from trmsolve.models import load_model
+
+    model = load_model("maze", dtype="float32")
+    assert model.info.advice
+    save_model(model, tmp_path / "copy")
+    assert load_model(tmp_path / "copy").info.advice == model.info.advice

@@ -222,7 +222,13 @@ def test_version_and_models() -> None:
     assert {"device", "cpu_capability", "native_bf16"} <= set(described)
     listed = run("models", "--json")
     assert listed.exit_code == 0
-    assert all({"name", "task", "metrics", "path"} <= set(r) for r in json_lines(listed.stdout))
+    entries = {r["name"]: r for r in json_lines(listed.stdout)}
+    assert all({"name", "task", "metrics", "path"} <= set(r) for r in entries.values())
+    # The bundled maze model is early: `models` says so and names the Hub checkpoints for hard mazes.
+    advice = entries["maze"]["advice"]
+    hard = [name for name, r in entries.items() if r["task"] == "maze" and "hard 30x30" in r["headline"]]
+    assert hard and any(name in advice for name in hard)
+    assert f"maze: {advice}" in run("models").stderr
 
 
 @pytest.mark.parametrize(("kind", "count"), [("sudoku", 1), ("maze", 2)])

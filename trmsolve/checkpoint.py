@@ -2,7 +2,7 @@
 
 Our format is a directory:
     config.json         {"format": "trmsolve", "format_version": 1, "model": {...}, "task", "default_steps",
-                         "encoding", "provenance", "metrics"}
+                         "encoding", "provenance", "metrics", "advice" (optional)}
     model.safetensors   the state dict, keys as published minus the `_orig_mod.model.inner.` prefix
     identifiers.json    ARC only: identifier names, index = puzzle identifier
     README.md           optional model card
@@ -80,6 +80,8 @@ def save_model(model: RecursiveReasoningModel, out_dir: str | Path, *, card: str
         "provenance": info.provenance,
         "metrics": info.metrics,
     }
+    if info.advice:
+        config["advice"] = info.advice
     state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
     # A new file moved into place: a process (this one too) that has the old weights memory-mapped keeps them.
     partial = out / f"{WEIGHTS_FILE}.{os.getpid()}.tmp"
@@ -114,6 +116,7 @@ def read_config(model_dir: Path) -> tuple[ModelConfig, CheckpointInfo]:
         encoding=data.get("encoding", {}),
         provenance=data.get("provenance", {}),
         metrics=data.get("metrics", {}),
+        advice=data.get("advice"),
     )
     return config, info
 

@@ -140,3 +140,4 @@ class CheckpointInfo:
     encoding: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    advice: str | None = None  # what the model is not yet for, and what to use there (`trmsolve models`)

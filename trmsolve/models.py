@@ -82,6 +82,7 @@ class ModelEntry:
     path: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)  # every measured figure (--json)
     layout: str | None = None  # a known Hub checkpoint: what its repo holds
+    advice: str | None = None  # from the model's card: what it is not yet for, and what to use there
 
 
 def count_parameters(weights: Path) -> int | None:
@@ -125,6 +126,7 @@ def list_models() -> list[ModelEntry]:
             entry.task, entry.arch, entry.metrics = info.task, model_config.arch, info.metrics
             entry.parameters = count_parameters(path / WEIGHTS_FILE)
             entry.headline = headline(info.metrics)
+            entry.advice = info.advice
         entries.append(entry)
     entries += [
         ModelEntry(f"hf:{k.repo_id}", f"hub ({k.publisher})", k.task, k.arch, headline=k.reported, layout=k.layout)

@@ -84,6 +84,9 @@ def models(json_output: JsonOption = False) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:  # one line per model, never wrapped: names are copied whole
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[4])
+    for e in entries:
+        if e.advice:
+            print(f"{e.name}: {e.advice}", file=sys.stderr)
     print("every figure: `trmsolve models --json`; the cards in weights/*/README.md", file=sys.stderr)
 
 
