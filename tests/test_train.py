@@ -189,6 +189,7 @@ def test_question_weight_weights_the_open_cells_and_is_published_at_one(tmp_path
 
 
 def test_question_weight_is_refused_for_arc(tmp_path: Path) -> None:
-    config = dataclasses.replace(tiny_config(tmp_path, 2), task="arc", question_weight=2.0)
+    arc = str(FIXTURES / "arc_builder" / "expected" / "train")  # the published builder's output: no question token
+    config = dataclasses.replace(tiny_config(tmp_path, 2), task="arc", data=arc, eval_data=None, question_weight=2.0)
     with pytest.raises(TrmsolveError, match="question-weight"):
         Trainer(config, log=lambda _: None)
