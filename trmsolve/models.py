@@ -97,19 +97,32 @@ def count_parameters(weights: Path) -> int | None:
 
 
 def headline(metrics: dict[str, Any]) -> str:
-    """The figure that says most about a model: its test set's exact accuracy (or ARC pass@2)."""
-    entries = [v for v in metrics.values() if isinstance(v, dict)]
-    entry = next((v for v in entries if "verified" in v), None) or metrics.get("test") or next(iter(entries), None)
-    if not entry:
+    """The figure that says most about a model: its test set's exact accuracy (or ARC pass@2), naming the
+    set when the model has several (a maze model is measured on perfect and obstacle mazes of two sizes)."""
+    entries = {k: v for k, v in metrics.items() if isinstance(v, dict)}
+    key = next((k for k, v in entries.items() if "verified" in v), None)
+    key = key or ("test" if "test" in entries else next(iter(entries), None))
+    if key is None:
         return "not measured"
+    entry = entries[key]
+    named = "" if key.startswith("test_verified") or key == "test" else f" ({set_name(key)})"
     if "pass@2" in entry:
-        return f"pass@2 {entry['pass@2']:.0%} of {entry.get('tasks', '?')} tasks"
+        return f"pass@2 {entry['pass@2']:.0%} of {entry.get('tasks', '?')} tasks{named}"
     if "verified" in entry:
-        return f"{entry['verified']['exact']:.1%} of {entry['n']:,}, verified"
+        return f"{entry['verified']['exact']:.1%} of {entry['n']:,}{named}, verified"
     mode = "halting" if "halting" in entry else "all_steps"
     if mode not in entry:
         return "not measured"
-    return f"{entry[mode]['exact']:.1%} of {entry['n']:,}, {'Q-head halting' if mode == 'halting' else 'all steps'}"
+    how = "Q-head halting" if mode == "halting" else "all steps"
+    return f"{entry[mode]['exact']:.1%} of {entry['n']:,}{named}, {how}"
+
+
+def set_name(key: str) -> str:
+    """A metrics key as words: `test_perfect_5_9` -> `perfect 5-9`."""
+    words = key.removeprefix("test_").split("_")
+    if len(words) >= 2 and words[-1].isdigit() and words[-2].isdigit():
+        words[-2:] = [f"{words[-2]}-{words[-1]}"]
+    return " ".join(words)
 
 
 def list_models() -> list[ModelEntry]:
