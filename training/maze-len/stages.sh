@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The path-length curriculum of weights/maze (session 6), from the repository root:
-#   STAGES="3" MINUTES=30 training/maze-len/stages.sh      # what was run: stage 2 (10 min), then stage 3 (30 min)
-# Stage 2 trains a new model from scratch on the mazes whose shortest path is exactly 2 (one cell between S
-# and G); stage L then trains on the mazes whose shortest path is at most L, from the previous stage's
+# The path-length curriculum of weights/maze, from the repository root. What was run for the shipped model:
+#   training/maze-len/stages.sh                  # s02 (from scratch), s03, s04b, s04c: weights/maze (session 7)
+# Stage s02 trains a new model from scratch on the mazes whose shortest path is exactly 2 (one cell between S
+# and G); every later stage trains on the mazes whose path length is in LO..HI, from the previous stage's
 # exported weights (fresh optimiser), all on the 9x9 crop, from data/maze_p1_train.csv (sides 5-9, perfect
-# mazes; the command is in weights/maze/README.md). Exports go to runs/maze-len/ (not in git); the logs and
-# train_config.json of each stage stay in training/maze-len/sNN/. To continue from the shipped weights on
-# another machine: PREV=weights/maze STAGES="4 5 6" training/maze-len/stages.sh
+# mazes; the command is in weights/maze/README.md). A stage is "NAME LO HI LR MINUTES THREADS". Exports go to
+# runs/maze-len/NAME (not in git); each stage's logs and train_config.json stay in training/maze-len/NAME/.
+# To continue from the shipped weights on another machine (the s04c recipe: every length up to the new one):
+#   PREV=weights/maze STAGES="s05 1 5 3e-4 45 2" training/maze-len/stages.sh
 set -e
 subset() {  # subset OUT LO HI: the rows of data/maze_p1_train.csv whose path length (rating) is in LO..HI
   python - "$1" "$2" "$3" <<'PY'
@@ -17,22 +18,26 @@ keep = [rows[0]] + [r for r in rows[1:] if lo <= int(r[3]) <= hi]
 csv.writer(open(out, "w", newline="")).writerows(keep)
 PY
 }
-run() {  # run NAME DATA EXTRA...: one stage, its export in runs/maze-len/NAME
+run() {  # run NAME DATA LR EXTRA...: one stage, its export in runs/maze-len/NAME
   mkdir -p "training/maze-len/$1"
-  trmsolve train maze --canvas-crop 9 --data "$2" --out "training/maze-len/$1" --batch-size 64 --lr 5e-4 \
+  trmsolve train maze --canvas-crop 9 --data "$2" --out "training/maze-len/$1" --batch-size 64 --lr "$3" \
     --warmup 50 --weight-decay 0.1 --export "runs/maze-len/$1" \
-    "${@:3}" > "training/maze-len/$1/train_stdout.log" 2>&1
+    "${@:4}" > "training/maze-len/$1/train_stdout.log" 2>&1
 }
 prev=${PREV:-}
 if [ -z "$prev" ]; then
   subset data/maze_p1_eq2.csv 2 2
-  run s02 data/maze_p1_eq2.csv --hidden-size 128 --num-heads 4 --h-cycles 3 --l-cycles 4 --puzzle-emb-ndim 128 \
-    --total-steps 2000 --threads 1 --minutes 10
+  run s02 data/maze_p1_eq2.csv 5e-4 --hidden-size 128 --num-heads 4 --h-cycles 3 --l-cycles 4 \
+    --puzzle-emb-ndim 128 --total-steps 2000 --threads 1 --minutes 10
   prev=runs/maze-len/s02
 fi
-for L in ${STAGES:-3 4 5 6 8 10 13 33}; do
-  name=$(printf "s%02d" "$L")
-  subset "data/maze_p1_le$L.csv" 0 "$L"
-  run "$name" "data/maze_p1_le$L.csv" --init "$prev" --total-steps 3000 --threads "${THREADS:-2}" --minutes "${MINUTES:-30}"
+# s03 ran 8 minutes, then 22 more resumed from its run directory; s02 and s03 at lr 5e-4, s04b too.
+STAGES=${STAGES:-"s03 0 3 5e-4 30 2
+s04b 3 4 5e-4 24 2
+s04c 0 4 3e-4 40 2"}
+while read -r name lo hi lr minutes threads; do
+  [ -n "$name" ] || continue
+  subset "data/maze_p1_$name.csv" "$lo" "$hi"
+  run "$name" "data/maze_p1_$name.csv" "$lr" --init "$prev" --total-steps 3000 --threads "$threads" --minutes "$minutes"
   prev="runs/maze-len/$name"
-done
+done <<< "$STAGES"
