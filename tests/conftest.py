@@ -6,6 +6,8 @@ import importlib
 import io
 import json
 import os
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES_DIR = Path(__file__).parent.parent / "examples"
+TRMSOLVE = shutil.which("trmsolve", path=str(Path(sys.executable).parent)) or "trmsolve"  # the installed CLI
 REFERENCE = FIXTURES / "reference"
 REFERENCE_NAMES = ["trm_att_rope", "trm_mlp_t", "trm_att_learned_arc", "hrm_rope"]
 HF_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")

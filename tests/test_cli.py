@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from conftest import REFERENCE
+from conftest import REFERENCE, TRMSOLVE
 from typer.testing import CliRunner
 
 from trmsolve import __version__
@@ -25,7 +24,6 @@ from trmsolve.solver import read_inputs
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 SUDOKU, MAZE, ARC = EXAMPLES / "sudoku", EXAMPLES / "maze", EXAMPLES / "arc"
-TRMSOLVE = shutil.which("trmsolve", path=str(Path(sys.executable).parent)) or "trmsolve"
 REFERENCE_FOR = {"sudoku": "trm_att_rope", "maze": "hrm_rope", "arc": "trm_att_learned_arc"}
 runner = CliRunner()
 

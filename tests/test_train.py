@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FIXTURES
+from conftest import FIXTURES, TRMSOLVE
 
 from trmsolve.errors import TrmsolveError
 from trmsolve.models import load_model
@@ -193,3 +194,20 @@ def test_question_weight_is_refused_for_arc(tmp_path: Path) -> None:
     config = dataclasses.replace(tiny_config(tmp_path, 2), task="arc", data=arc, eval_data=None, question_weight=2.0)
     with pytest.raises(TrmsolveError, match="question-weight"):
         Trainer(config, log=lambda _: None)
+
+
+def test_resuming_from_the_command_line_keeps_the_runs_schedule_unless_told(tmp_path: Path) -> None:
+    """`trmsolve train ... -o RUN` without --total-steps must not put the option's default (100,000) in place of
+    the run's own schedule (it once did, silently raising a resumed stage's learning rate)."""
+    run = tmp_path / "run"
+    first = tiny_config(run, 2)
+    train(first, log=lambda _: None)
+    command = [TRMSOLVE, "train", "maze", "--data", first.data, "-o", str(run)]
+
+    def resume(*options: str) -> TrainConfig:
+        subprocess.run([*command, "--minutes", "0", "--threads", "1", *options], check=True, capture_output=True)
+        return TrainConfig.from_dict(json.loads((run / "train_config.json").read_text()))
+
+    kept = resume()
+    assert kept.total_steps == 2 and kept.model.hidden_size == 32 and kept.lr_warmup_steps == 2
+    assert resume("--total-steps", "5").total_steps == 5

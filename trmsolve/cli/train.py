@@ -178,12 +178,25 @@ def generate(
     finish(json_output, report, f"wrote {written} {kind.value} puzzles (seed {seed})")
 
 
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the user set this option (on the command line or from the environment), not its default."""
+    source = ctx.get_parameter_source(name)  # by name: newer Typer carries its own copy of click's enum
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
 @app.command()
 def train(
+    ctx: typer.Context,
     task: Annotated[Task, typer.Argument(help="Puzzle kind the model learns.")],
     data: Annotated[str, typer.Option(help="Training CSV (sudoku, maze) or `trmsolve build-arc` split directory.")],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Run directory (checkpoint.pt, log.jsonl); resumed if present.")
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Run directory (checkpoint.pt, log.jsonl); resumed if present, with the run's own settings "
+            "(--total-steps, --dtype, --eval-size, --eval-minutes change them only when given).",
+        ),
     ],
     eval_data: Annotated[str | None, typer.Option(help="Held-out split evaluated every --eval-minutes.")] = None,
     eval_size: Annotated[int, typer.Option(help="Held-out puzzles per evaluation.")] = 1000,
@@ -268,6 +281,7 @@ def train(
         eval_minutes=eval_minutes,
         puzzle_emb_lr=puzzle_emb_lr,
     )
-    trainer = run_training(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    typed = {name for name in ("total_steps", "dtype", "eval_size", "eval_minutes") if _typed(ctx, name)}
+    trainer = run_training(config, changed=typed, log=lambda line: print(line, file=sys.stderr, flush=True))
     if export is not None and trainer.rank == 0:
         print(trainer.export(export))
