@@ -94,5 +94,5 @@ def test_the_headline_names_its_test_set_when_a_model_has_several() -> None:
 
     run = {"n": 100, "halting": {"exact": 0.19}, "all_steps": {"exact": 0.2}}
     assert headline({"test": run}) == "19.0% of 100, Q-head halting"
-    assert headline({"test_perfect_5_9": run, "test_obstacles": run}) == "19.0% of 100 (perfect 5-9), Q-head halting"
+    assert headline({"test_perfect_5_9": run, "test_obstacles": run}) == "19.0% of 100 (perfect 5-9)"
     assert headline({"selection": "not a run"}) == "not measured"
