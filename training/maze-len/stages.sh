@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The path-length curriculum of weights/maze, from the repository root. What was run for the shipped model:
-#   training/maze-len/stages.sh                  # s02 (from scratch), s03, s04b, s04c: weights/maze (session 7)
+#   training/maze-len/stages.sh                  # s02 (from scratch), s03, s04b, s04c, s05: weights/maze (session 7)
 # Stage s02 trains a new model from scratch on the mazes whose shortest path is exactly 2 (one cell between S
 # and G); every later stage trains on the mazes whose path length is in LO..HI, from the previous stage's
 # exported weights (fresh optimiser), all on the 9x9 crop, from data/maze_p1_train.csv (sides 5-9, perfect
-# mazes; the command is in weights/maze/README.md). A stage is "NAME LO HI LR MINUTES THREADS". Exports go to
+# mazes; the command is in weights/maze/README.md). A stage is "NAME LO HI LR MINUTES THREADS"; a line
+# "+NAME MINUTES TOTAL_STEPS THREADS" resumes stage NAME's run for more minutes (s05's second part ran with
+# 100,000 total steps, a flat 3e-4: the resume took the option's default, since fixed). Exports go to
 # runs/maze-len/NAME (not in git); each stage's logs and train_config.json stay in training/maze-len/NAME/.
 # To continue from the shipped weights on another machine (the s04c recipe: every length up to the new one):
-#   PREV=weights/maze STAGES="s05 1 5 3e-4 45 2" training/maze-len/stages.sh
+#   PREV=weights/maze STAGES="s06 0 6 3e-4 90 2" training/maze-len/stages.sh
 set -e
 subset() {  # subset OUT LO HI: the rows of data/maze_p1_train.csv whose path length (rating) is in LO..HI
   python - "$1" "$2" "$3" <<'PY'
@@ -34,9 +36,17 @@ fi
 # s03 ran 8 minutes, then 22 more resumed from its run directory; s02 and s03 at lr 5e-4, s04b too.
 STAGES=${STAGES:-"s03 0 3 5e-4 30 2
 s04b 3 4 5e-4 24 2
-s04c 0 4 3e-4 40 2"}
+s04c 0 4 3e-4 40 2
+s05 0 5 3e-4 45 1
++s05 38 100000 2"}
 while read -r name lo hi lr minutes threads; do
   [ -n "$name" ] || continue
+  if [ "${name#+}" != "$name" ]; then  # resume: "+NAME MINUTES TOTAL_STEPS THREADS" read as name lo hi lr
+    name=${name#+}
+    trmsolve train maze --data "data/maze_p1_$name.csv" --out "training/maze-len/$name" --minutes "$lo" \
+      --total-steps "$hi" --threads "$lr" --export "runs/maze-len/$name" > "training/maze-len/$name/train_stdout_part2.log" 2>&1
+    continue
+  fi
   subset "data/maze_p1_$name.csv" "$lo" "$hi"
   run "$name" "data/maze_p1_$name.csv" "$lr" --init "$prev" --total-steps 3000 --threads "$threads" --minutes "$minutes"
   prev="runs/maze-len/$name"
