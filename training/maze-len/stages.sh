@@ -39,15 +39,19 @@ s04b 3 4 5e-4 24 2
 s04c 0 4 3e-4 40 2
 s05 0 5 3e-4 45 1
 +s05 38 100000 2"}
-while read -r name lo hi lr minutes threads; do
-  [ -n "$name" ] || continue
-  if [ "${name#+}" != "$name" ]; then  # resume: "+NAME MINUTES TOTAL_STEPS THREADS" read as name lo hi lr
-    name=${name#+}
-    trmsolve train maze --data "data/maze_p1_$name.csv" --out "training/maze-len/$name" --minutes "$lo" \
-      --total-steps "$hi" --threads "$lr" --export "runs/maze-len/$name" > "training/maze-len/$name/train_stdout_part2.log" 2>&1
-    continue
-  fi
-  subset "data/maze_p1_$name.csv" "$lo" "$hi"
-  run "$name" "data/maze_p1_$name.csv" "$lr" --init "$prev" --total-steps 3000 --threads "$threads" --minutes "$minutes"
-  prev="runs/maze-len/$name"
+stage() {  # stage NAME LO HI LR MINUTES THREADS: paths LO..HI, from the previous stage's export
+  subset "data/maze_p1_$1.csv" "$2" "$3"
+  run "$1" "data/maze_p1_$1.csv" "$4" --init "$prev" --total-steps 3000 --threads "$6" --minutes "$5"
+  prev="runs/maze-len/$1"
+}
+resume() {  # resume NAME MINUTES TOTAL_STEPS THREADS: more minutes of stage NAME's run, same data
+  trmsolve train maze --data "data/maze_p1_$1.csv" --out "training/maze-len/$1" --minutes "$2" \
+    --total-steps "$3" --threads "$4" --export "runs/maze-len/$1" > "training/maze-len/$1/train_stdout_part2.log" 2>&1
+}
+while read -r name fields; do
+  case "$name" in
+    "") ;;
+    +*) resume "${name#+}" $fields ;;
+    *) stage "$name" $fields ;;
+  esac
 done <<< "$STAGES"

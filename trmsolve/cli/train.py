@@ -179,7 +179,8 @@ def generate(
 
 
 def _typed(ctx: typer.Context, name: str) -> bool:
-    """Whether the user set this option (on the command line or from the environment), not its default."""
+    """Whether the user set this option (on the command line or from the environment), not its default; False
+    for a name that is no option of the command."""
     source = ctx.get_parameter_source(name)  # by name: newer Typer carries its own copy of click's enum
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
@@ -244,7 +245,7 @@ def train(
     export: Annotated[Path | None, typer.Option(help="Write the EMA model in our format here at the end.")] = None,
 ) -> None:
     """Train a TRM with the published recipe; resumes the run in --out. Scales out under torchrun."""
-    from trmsolve.train import TrainConfig, default_model_config
+    from trmsolve.train import ADJUSTABLE_FIELDS, TrainConfig, default_model_config
     from trmsolve.train import train as run_training
 
     overrides: dict[str, Any] = {
@@ -281,7 +282,7 @@ def train(
         eval_minutes=eval_minutes,
         puzzle_emb_lr=puzzle_emb_lr,
     )
-    typed = {name for name in ("total_steps", "dtype", "eval_size", "eval_minutes") if _typed(ctx, name)}
+    typed = {name for name in ADJUSTABLE_FIELDS if _typed(ctx, name)}  # an option of the same name, typed
     trainer = run_training(config, changed=typed, log=lambda line: print(line, file=sys.stderr, flush=True))
     if export is not None and trainer.rank == 0:
         print(trainer.export(export))
