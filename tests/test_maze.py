@@ -15,7 +15,7 @@ from trmsolve.cli import app
 from trmsolve.data import maze as data
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds import Puzzle, get_kind
-from trmsolve.kinds.maze import CANVAS, OPEN, PATH, TOKEN_TO_CHAR, WALL, shortest_path
+from trmsolve.kinds.maze import CANVAS, CHAR_TO_TOKEN, OPEN, PATH, TOKEN_TO_CHAR, WALL, shortest_path
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "maze"
 MAZE = get_kind("maze")
@@ -315,3 +315,27 @@ def test_generate_command_takes_the_maze_options(tmp_path: Path) -> None:
     for bad in (["--small-sides", "9"], ["--small-sides", "2-4"]):
         wrong = runner.invoke(app, ["generate", "maze", "1", "-o", str(out), *bad])
         assert wrong.exit_code == 2 and "error:" in wrong.stderr and "Traceback" not in wrong.output
+
+
+def test_neighbour_attention_moves_information_one_cell_per_block() -> None:
+    """With neighbour attention one block sees only the four neighbours, so after the two-layer network a
+    change of one cell reaches cells two steps away and no further (no prefix token: no global channel)."""
+    import torch
+
+    from trmsolve.config import ModelConfig
+    from trmsolve.model import RecursiveReasoningModel
+
+    torch.manual_seed(0)
+    config = ModelConfig(seq_len=36, vocab_size=6, hidden_size=32, num_heads=2, neighbour_attention=True)
+    model = RecursiveReasoningModel(config).eval()
+    inputs = torch.from_numpy(CHAR_TO_TOKEN[np.full((1, 36), OPEN)])
+    changed = inputs.clone()
+    changed[0, 0] = int(CHAR_TO_TOKEN[WALL])  # top-left corner of the 6x6 grid
+    layout = model.layout(None)
+    with torch.no_grad():
+        before, after = (model.L_level(model.initial_carry(1).z_L, model.embed(x), layout) for x in (inputs, changed))
+    moved = (before - after).abs().amax(-1)[0].view(6, 6) > 1e-6
+    distance = torch.arange(6)[:, None] + torch.arange(6)[None, :]
+    assert torch.equal(moved, distance <= 2)
+    with pytest.raises(ValueError, match="square"):
+        ModelConfig(seq_len=35, neighbour_attention=True).check()

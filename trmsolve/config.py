@@ -69,6 +69,10 @@ class ModelConfig:
     # square are padding and are answered as given. 0: the whole sequence (the published models).
     canvas_crop: int = 0
     canvas_pad: int = 1
+    # Square-canvas tasks: each cell attends only to itself and its four neighbours (the puzzle-embedding
+    # prefix tokens and the cells still see each other), so one block moves information one cell, the same
+    # rule on any size of maze. False: every token attends to every token (the published models).
+    neighbour_attention: bool = False
 
     @property
     def num_prefix_tokens(self) -> int:
@@ -93,6 +97,8 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
                 raise ValueError(f"{name} is {value!r}, outside {low}..{high}")
+        if self.neighbour_attention and (self.mlp_t or self.seq_len != round(self.seq_len**0.5) ** 2):
+            raise ValueError("neighbour_attention needs attention over a square canvas (seq_len a square)")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}")
 

@@ -97,6 +97,23 @@ class Rotary(nn.Module):
         return angles.cos().to(device), angles.sin().to(device)
 
 
+@dataclass
+class Layout:
+    """Where the tokens of a pass sit: rotary tables (cos, sin) and, for neighbour attention, which tokens
+    each may attend to ([T, T] bool, True = may). Built once per ACT step, read by every block."""
+
+    rotary: tuple[torch.Tensor, torch.Tensor] | None = None
+    attn_mask: torch.Tensor | None = None
+
+
+def neighbour_mask(positions: torch.Tensor, side: int, prefix: int) -> torch.Tensor:
+    """[prefix + S, prefix + S] bool for canvas cells at `positions` [S] of a side x side canvas: a cell attends
+    to itself and its four neighbours; the prefix tokens and the cells all see each other."""
+    row, col = positions // side, positions % side
+    near = (row[:, None] - row[None, :]).abs() + (col[:, None] - col[None, :]).abs() <= 1  # [S, S]
+    return F.pad(near, (prefix, 0, prefix, 0), value=True)
+
+
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
@@ -129,13 +146,14 @@ class Attention(nn.Module):
         self.qkv_proj = Linear(hidden_size, 3 * hidden_size, bias=False)
         self.o_proj = Linear(hidden_size, hidden_size, bias=False)
 
-    def forward(self, h: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, layout: Layout) -> torch.Tensor:
         batch, seq, hidden = h.shape
         qkv = self.qkv_proj(h).view(batch, seq, 3 * self.num_heads, self.head_dim)
         q, k, v = qkv.split(self.num_heads, dim=2)
-        if rotary is not None:
-            q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        if layout.rotary is not None:
+            q, k = apply_rotary(q, *layout.rotary), apply_rotary(k, *layout.rotary)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=layout.attn_mask)
         return self.o_proj(out.transpose(1, 2).reshape(batch, seq, hidden))
 
 
@@ -152,13 +170,13 @@ class Block(nn.Module):
             self.self_attn = Attention(config.hidden_size, config.num_heads)
         self.mlp = SwiGLU(config.hidden_size, config.expansion)
 
-    def forward(self, h: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, layout: Layout) -> torch.Tensor:
         if self.token_mixing:
             # The published mlp_t normalises over the sequence axis too, before transposing back.
             h_t = h.transpose(1, 2)
             h = rms_norm(h_t + self.mlp_t(h_t), self.eps).transpose(1, 2)
         else:
-            h = rms_norm(h + self.self_attn(h, rotary), self.eps)
+            h = rms_norm(h + self.self_attn(h, layout), self.eps)
         return rms_norm(h + self.mlp(h), self.eps)
 
 
@@ -169,12 +187,10 @@ class ReasoningModule(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(Block(config) for _ in range(num_layers))
 
-    def forward(
-        self, h: torch.Tensor, injection: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, injection: torch.Tensor, layout: Layout) -> torch.Tensor:
         h = h + injection
         for layer in self.layers:
-            h = layer(h, rotary)
+            h = layer(h, layout)
         return h
 
 
@@ -307,14 +323,20 @@ class RecursiveReasoningModel(nn.Module):
         prefix = torch.arange(self.num_prefix_tokens, device=positions.device)
         return torch.cat((prefix, positions + self.num_prefix_tokens))
 
-    def _rotary(self, positions: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor] | None:
-        if self.rotary is None:
-            return None
-        return self.rotary(self.device, None if positions is None else self._with_prefix(positions))
+    def layout(self, positions: torch.Tensor | None) -> Layout:
+        """The rotary tables and attention mask of a pass over the cells at `positions` (None: all)."""
+        rotary = None
+        if self.rotary is not None:
+            rotary = self.rotary(self.device, None if positions is None else self._with_prefix(positions))
+        attn_mask = None
+        if self.config.neighbour_attention:
+            cells = torch.arange(self.config.seq_len, device=self.device) if positions is None else positions
+            attn_mask = neighbour_mask(cells, math.isqrt(self.config.seq_len), self.num_prefix_tokens)
+        return Layout(rotary, attn_mask)
 
     def reason(self, carry: Carry, x: torch.Tensor, positions: torch.Tensor | None = None) -> Carry:
         """The recursion of one ACT step. Only the final cycle carries gradients, as published."""
-        rotary = self._rotary(positions)
+        layout = self.layout(positions)
         answer_net = self.H_level if self.config.arch == "hrm" else self.L_level
         z_H, z_L = carry.z_H, carry.z_L
         cycles = self.config.H_cycles
@@ -322,22 +344,22 @@ class RecursiveReasoningModel(nn.Module):
             with torch.no_grad():
                 for _ in range(cycles - 1):
                     for _ in range(self.config.L_cycles):
-                        z_L = self.L_level(z_L, z_H + x, rotary)
-                    z_H = self.L_level(z_H, z_L, rotary)
+                        z_L = self.L_level(z_L, z_H + x, layout)
+                    z_H = self.L_level(z_H, z_L, layout)
             for _ in range(self.config.L_cycles):
-                z_L = self.L_level(z_L, z_H + x, rotary)
-            z_H = self.L_level(z_H, z_L, rotary)
+                z_L = self.L_level(z_L, z_H + x, layout)
+            z_H = self.L_level(z_H, z_L, layout)
         else:
             with torch.no_grad():
                 for h_step in range(cycles):
                     last_h = h_step == cycles - 1
                     for l_step in range(self.config.L_cycles):
                         if not (last_h and l_step == self.config.L_cycles - 1):
-                            z_L = self.L_level(z_L, z_H + x, rotary)
+                            z_L = self.L_level(z_L, z_H + x, layout)
                     if not last_h:
-                        z_H = answer_net(z_H, z_L, rotary)
-            z_L = self.L_level(z_L, z_H + x, rotary)
-            z_H = answer_net(z_H, z_L, rotary)
+                        z_H = answer_net(z_H, z_L, layout)
+            z_L = self.L_level(z_L, z_H + x, layout)
+            z_H = answer_net(z_H, z_L, layout)
         return Carry(z_H, z_L)
 
     def heads(self, z_H: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -221,6 +221,10 @@ def train(
     l_cycles: Annotated[int | None, typer.Option(help="Default: 6 for sudoku, 4 otherwise.")] = None,
     layers: Annotated[int, typer.Option()] = 2,
     mlp_t: Annotated[bool | None, typer.Option("--mlp-t/--attention", help="Default: mlp-t for sudoku.")] = None,
+    neighbour_attention: Annotated[
+        bool,
+        typer.Option(help="Maze: each cell attends to its four neighbours only (one local rule for every size)."),
+    ] = False,
     puzzle_emb_ndim: Annotated[int, typer.Option(help="Puzzle-embedding width (prefix tokens the Q head reads).")] = 0,
     puzzle_emb_lr: Annotated[float, typer.Option(help="Sign-SGD rate of the puzzle embeddings.")] = 1e-2,
     max_steps: Annotated[int, typer.Option(help="ACT steps (halt_max_steps).")] = 16,
@@ -256,6 +260,7 @@ def train(
         "halt_max_steps": max_steps,
         "puzzle_emb_ndim": puzzle_emb_ndim,
         "canvas_crop": canvas_crop,
+        "neighbour_attention": neighbour_attention,
     }
     if l_cycles is not None:
         overrides["L_cycles"] = l_cycles
