@@ -205,9 +205,15 @@ def test_resuming_from_the_command_line_keeps_the_runs_schedule_unless_told(tmp_
     command = [TRMSOLVE, "train", "maze", "--data", first.data, "-o", str(run)]
 
     def resume(*options: str) -> TrainConfig:
-        subprocess.run([*command, "--minutes", "0", "--threads", "1", *options], check=True, capture_output=True)
-        return TrainConfig.from_dict(json.loads((run / "train_config.json").read_text()))
+        """The settings the resumed run goes on with, as its export records them."""
+        export = tmp_path / "export"
+        options = ("--minutes", "0", "--threads", "1", "--export", str(export), *options)
+        subprocess.run([*command, *options], check=True, capture_output=True)
+        saved = json.loads((export / "config.json").read_text())["provenance"]["train_config"]
+        return TrainConfig.from_dict({**saved, "out": str(run)})
 
+    recorded = (run / "train_config.json").read_text()
     kept = resume()
     assert kept.total_steps == 2 and kept.model.hidden_size == 32 and kept.lr_warmup_steps == 2
     assert resume("--total-steps", "5").total_steps == 5
+    assert (run / "train_config.json").read_text() == recorded  # only exported: the run's record stays as it was

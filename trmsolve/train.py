@@ -750,8 +750,8 @@ def train(
     if resume and ckpt.exists():
         trainer.load(ckpt)
         log(f"resumed {ckpt} at step {trainer.step}")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
-    if config.max_minutes != 0:  # 0: only load the run (e.g. to export it)
+    if config.max_minutes != 0:  # 0: only load the run (e.g. to export it), leaving its record as it was
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
         trainer.run()
     return trainer
