@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The path-length curriculum of weights/maze, from the repository root. What was run for the shipped model:
-#   training/maze-len/stages.sh                  # s02 (from scratch), s03, s04b, s04c, s05: weights/maze (session 7)
+# The path-length curriculum of session 7's weights/maze, from the repository root. What was run for it:
+#   training/maze-len/stages.sh                  # s02 (from scratch), s03, s04b, s04c, s05: session 7's weights/maze
 # Stage s02 trains a new model from scratch on the mazes whose shortest path is exactly 2 (one cell between S
 # and G); every later stage trains on the mazes whose path length is in LO..HI, from the previous stage's
 # exported weights (fresh optimiser), all on the 9x9 crop, from data/maze_p1_train.csv (sides 5-9, perfect
@@ -8,8 +8,8 @@
 # "+NAME MINUTES TOTAL_STEPS THREADS" resumes stage NAME's run for more minutes (s05's second part ran with
 # 100,000 total steps, a flat 3e-4: the resume took the option's default, since fixed). Exports go to
 # runs/maze-len/NAME (not in git); each stage's logs and train_config.json stay in training/maze-len/NAME/.
-# To continue from the shipped weights on another machine (the s04c recipe: every length up to the new one):
-#   PREV=weights/maze STAGES="s06 0 6 3e-4 90 2" training/maze-len/stages.sh
+# Session 8 replaced this model with one trained with neighbour attention (training/maze-nbr/runs.sh), which
+# learns every path length at once; to go on with this chain, start from runs/maze-len/s05 (PREV=...).
 set -e
 subset() {  # subset OUT LO HI: the rows of data/maze_p1_train.csv whose path length (rating) is in LO..HI
   python - "$1" "$2" "$3" <<'PY'

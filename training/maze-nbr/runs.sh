@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Neighbour-attention maze runs (session 8), from the repository root. Each cell attends to itself and its
+# four neighbours only (`--neighbour-attention`), so the network learns one local rule that applies to any
+# size of maze. The data files are made by the commands in weights/maze/README.md ("Data").
+#   n01: from scratch, perfect mazes of 5-9 a side, every path length (the mixture that stalled the
+#        all-to-all attention model), 9x9 crop; stopped by hand at 64 minutes (step 1,330) to free its core
+#   n02: from scratch, every style of 5-9 a side (perfect, loopy, obstacle fields), 9x9 crop; stopped by hand
+#        (planned 100 minutes): its checkpoint at 52.9 minutes (step 1,158) is weights/maze
+#   n03: from n02's weights, every style of 5-17 a side, 17x17 crop; stopped by hand at 38 minutes (step 227) to
+#        evaluate and ship within the session (an earlier n03 from n01's weights ran 15 minutes, not kept)
+# Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
+# held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
+# exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one.
+set -e
+small=(--canvas-crop 9 --neighbour-attention --batch-size 64 --lr 5e-4 --warmup 50 --weight-decay 0.1
+  --hidden-size 128 --num-heads 4 --h-cycles 3 --l-cycles 4 --puzzle-emb-ndim 128 --total-steps 4000 --threads 1)
+run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAME/train_stdout.log
+  mkdir -p "training/maze-nbr/$1"
+  trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
+    > "training/maze-nbr/$1/train_stdout.log" 2>&1
+}
+for name in ${RUNS:-n01 n02 n03}; do
+  case "$name" in
+    n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
+           --eval-size 200 --eval-minutes 10 --minutes 64 ;;
+    n02) run n02 "${small[@]}" --data data/maze_c1_train.csv --eval-data data/maze_c1_test_obstacles.csv \
+           --eval-size 100 --eval-minutes 15 --minutes 53 ;;
+    n03) python - <<'PY'  # every style, sides 5-17: the 7-17 and the 5-9 training sets, header once
+import csv
+big, small = (list(csv.reader(open(f"data/maze_{n}_train.csv"))) for n in ("s1", "c1"))
+csv.writer(open("data/maze_s1c1_train.csv", "w", newline="")).writerows(big + small[1:])
+PY
+         run n03 --canvas-crop 17 --init runs/maze-nbr/n02 --data data/maze_s1c1_train.csv \
+           --eval-data data/maze_test_perfect.csv --eval-size 50 --eval-minutes 25 --batch-size 64 --lr 3e-4 \
+           --warmup 50 --weight-decay 0.1 --total-steps 600 --threads 1 --minutes 38 ;;
+  esac
+done
