@@ -10,7 +10,9 @@
 #        evaluate and ship within the session (an earlier n03 from n01's weights ran 15 minutes, not kept)
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
-# exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one.
+# exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
+# weights on another machine, on both cores (its 600-step schedule is about 55 minutes on two cores):
+#   INIT=weights/maze THREADS=2 MINUTES=55 RUNS=n03 training/maze-nbr/runs.sh
 set -e
 small=(--canvas-crop 9 --neighbour-attention --batch-size 64 --lr 5e-4 --warmup 50 --weight-decay 0.1
   --hidden-size 128 --num-heads 4 --h-cycles 3 --l-cycles 4 --puzzle-emb-ndim 128 --total-steps 4000 --threads 1)
@@ -30,8 +32,8 @@ import csv
 big, small = (list(csv.reader(open(f"data/maze_{n}_train.csv"))) for n in ("s1", "c1"))
 csv.writer(open("data/maze_s1c1_train.csv", "w", newline="")).writerows(big + small[1:])
 PY
-         run n03 --canvas-crop 17 --init runs/maze-nbr/n02 --data data/maze_s1c1_train.csv \
+         run n03 --canvas-crop 17 --init "${INIT:-runs/maze-nbr/n02}" --data data/maze_s1c1_train.csv \
            --eval-data data/maze_test_perfect.csv --eval-size 50 --eval-minutes 25 --batch-size 64 --lr 3e-4 \
-           --warmup 50 --weight-decay 0.1 --total-steps 600 --threads 1 --minutes 38 ;;
+           --warmup 50 --weight-decay 0.1 --total-steps 600 --threads "${THREADS:-1}" --minutes "${MINUTES:-38}" ;;
   esac
 done
