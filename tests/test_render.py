@@ -95,6 +95,15 @@ def test_verdict_line_never_says_solved_for_a_failing_answer() -> None:
     assert verdict_style(Verdict(False))[1] == verdict_style(Verdict(True, False))[1] == "bold red"
 
 
+def test_verdict_line_says_why_the_puzzle_stopped() -> None:
+    """The Q head, the step limit, or verified solving's check before either (it once said "max steps" at 4/32)."""
+    ran = result(True, True, [])
+    assert "5/16 steps (halted)" in plain(verdict_line(ran))
+    for steps, why in ((16, "max steps"), (4, "answer checked")):
+        ran.steps, ran.halted = steps, False
+        assert f"{steps}/16 steps ({why})" in plain(verdict_line(ran))
+
+
 def test_halting_bar() -> None:
     assert halting_bar(0.0) == "░" * 10 and halting_bar(1.0) == "█" * 10 and halting_bar(0.26) == "███░░░░░░░"
 

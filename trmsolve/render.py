@@ -58,7 +58,8 @@ def verdict_line(result: Result) -> Text:
     text.append(f"{mark} {verdict.summary}", style=style)
     if verdict.valid and verdict.problems:  # e.g. a maze path that is not a shortest one
         text.append(f" ({'; '.join(verdict.problems)})", style="yellow")
-    stop = "halted" if result.halted else "max steps"
+    # Why it stopped: the Q head, the step limit, or (verified solving) an answer that passed its check first.
+    stop = "halted" if result.halted else "max steps" if result.steps >= result.max_steps else "answer checked"
     text.append(
         f" · {result.steps}/{result.max_steps} steps ({stop}) · q_halt {result.q_halt_prob:.2f}"
         f" · confidence {result.confidence:.2f} · {result.elapsed_ms:.0f} ms"

@@ -109,7 +109,7 @@ class Result:
     expected_text: str | None  # the known answer, when the input gave one
     steps: int  # refinement steps the puzzle ran
     max_steps: int
-    halted: bool  # the Q head said stop at the last step (False: it ran into max_steps still wanting more)
+    halted: bool  # the Q head said stop at the last step (False: max_steps, or verified solving's check, came first)
     q_halt_prob: float  # sigmoid(q_halt logit) at the last step
     confidence: float  # mean over the answer's cells of the probability of the predicted token
     elapsed_ms: float  # from the start of the puzzle's batch until its answer was final and checked
