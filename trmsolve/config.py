@@ -7,6 +7,7 @@ this one key for key.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -84,6 +85,12 @@ class ModelConfig:
         return -(self.puzzle_emb_ndim // -self.hidden_size)
 
     @property
+    def canvas_side(self) -> int:
+        """Side of the square canvas the sequence lays out (30 for maze and ARC), or 0 when seq_len is no square."""
+        side = math.isqrt(self.seq_len)
+        return side if side * side == self.seq_len else 0
+
+    @property
     def total_len(self) -> int:
         return self.seq_len + self.num_prefix_tokens
 
@@ -97,7 +104,7 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
                 raise ValueError(f"{name} is {value!r}, outside {low}..{high}")
-        if self.neighbour_attention and (self.mlp_t or self.seq_len != round(self.seq_len**0.5) ** 2):
+        if self.neighbour_attention and (self.mlp_t or not self.canvas_side):
             raise ValueError("neighbour_attention needs attention over a square canvas (seq_len a square)")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}")

@@ -278,8 +278,8 @@ class RecursiveReasoningModel(nn.Module):
     def canvas_positions(self, inputs: torch.Tensor) -> torch.Tensor | None:
         """Positions [S*S] of the canvas cells the network runs on for this batch of inputs [B, seq_len]
         (see ModelConfig.canvas_crop), or None when it runs on the whole sequence."""
-        side_max = math.isqrt(self.config.seq_len)
-        if self.config.canvas_crop <= 0 or side_max * side_max != self.config.seq_len:
+        side_max = self.config.canvas_side
+        if self.config.canvas_crop <= 0 or not side_max:
             return None
         used = (inputs != self.config.canvas_pad).view(-1, side_max, side_max).any(0)  # [side_max, side_max]
         extent = torch.cat((used.any(1).nonzero(), used.any(0).nonzero())).view(-1)  # rows and columns in use
@@ -331,7 +331,7 @@ class RecursiveReasoningModel(nn.Module):
         attn_mask = None
         if self.config.neighbour_attention:
             cells = torch.arange(self.config.seq_len, device=self.device) if positions is None else positions
-            attn_mask = neighbour_mask(cells, math.isqrt(self.config.seq_len), self.num_prefix_tokens)
+            attn_mask = neighbour_mask(cells, self.config.canvas_side, self.num_prefix_tokens)
         return Layout(rotary, attn_mask)
 
     def reason(self, carry: Carry, x: torch.Tensor, positions: torch.Tensor | None = None) -> Carry:
