@@ -202,18 +202,28 @@ def test_resuming_from_the_command_line_keeps_the_runs_schedule_unless_told(tmp_
     run = tmp_path / "run"
     first = tiny_config(run, 2)
     train(first, log=lambda _: None)
-    command = [TRMSOLVE, "train", "maze", "--data", first.data, "-o", str(run)]
+    command = [TRMSOLVE, "train", "maze", "--data", first.data, "-o", str(run), "--threads", "1"]
 
     def resume(*options: str) -> TrainConfig:
-        """The settings the resumed run goes on with, as its export records them."""
-        export = tmp_path / "export"
-        options = ("--minutes", "0", "--threads", "1", "--export", str(export), *options)
-        subprocess.run([*command, *options], check=True, capture_output=True)
-        saved = json.loads((export / "config.json").read_text())["provenance"]["train_config"]
-        return TrainConfig.from_dict({**saved, "out": str(run)})
+        """The settings the resumed run goes on with, as it records them (its schedule is already done)."""
+        subprocess.run([*command, "--minutes", "0.01", *options], check=True, capture_output=True)
+        return TrainConfig.from_dict(json.loads((run / "train_config.json").read_text()))
 
-    recorded = (run / "train_config.json").read_text()
     kept = resume()
     assert kept.total_steps == 2 and kept.model.hidden_size == 32 and kept.lr_warmup_steps == 2
     assert resume("--total-steps", "5").total_steps == 5
-    assert (run / "train_config.json").read_text() == recorded  # only exported: the run's record stays as it was
+
+
+def test_exporting_a_run_records_the_runs_settings_not_the_export_calls(tmp_path: Path) -> None:
+    """`train --minutes 0 --export` only loads the run: its record and the export's provenance keep the settings
+    the weights were trained with (an export once recorded its own --eval-data and --threads instead)."""
+    run, export = tmp_path / "run", tmp_path / "export"
+    first = tiny_config(run, 2)
+    train(first, log=lambda _: None)
+    recorded = (run / "train_config.json").read_text()
+    options = ("--minutes", "0", "--threads", "2", "--eval-data", first.data, "--export", str(export))
+    subprocess.run([TRMSOLVE, "train", "maze", "--data", first.data, "-o", str(run), *options], check=True)
+    provenance = json.loads((export / "config.json").read_text())["provenance"]
+    assert provenance["train_config"]["eval_data"] == first.eval_data and provenance["train_config"]["threads"] is None
+    assert provenance["selected_on"] == first.data  # the export's own choice of weights says what it used
+    assert (run / "train_config.json").read_text() == recorded

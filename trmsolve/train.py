@@ -276,6 +276,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, log: Callable[[str], None] = print) -> None:
         self.config, self.log = config, log
+        self.trained_with = config  # the settings the weights were trained with: what an export records
         self.rank, self.world = 0, 1
         if dist.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
             if not dist.is_initialized():
@@ -572,11 +573,12 @@ class Trainer:
             }
         chosen.info.provenance = {
             "trained_with": "trmsolve train",
-            "train_config": {k: v for k, v in self.config.to_dict().items() if k not in ("out",)},
+            "train_config": {k: v for k, v in self.trained_with.to_dict().items() if k not in ("out",)},
             "steps": self.step,
             "samples": self.samples,
             "train_minutes": round(self.elapsed / 60, 1),
-            "hardware": f"{platform.machine()} CPU, {torch.get_num_threads()} threads x {self.world} processes"
+            "hardware": f"{platform.machine()} CPU, {self.trained_with.threads or torch.get_num_threads()} threads"
+            f" x {self.world} processes"
             if self.device.type == "cpu"
             else f"{torch.cuda.get_device_name(self.device)} x {self.world}",
             "torch": torch.__version__,
@@ -750,8 +752,10 @@ def train(
     if resume and ckpt.exists():
         trainer.load(ckpt)
         log(f"resumed {ckpt} at step {trainer.step}")
-    if config.max_minutes != 0:  # 0: only load the run (e.g. to export it), leaving its record as it was
+    if config.max_minutes != 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
         trainer.run()
+    elif resume and ckpt.exists():  # only loaded (e.g. to export): the run's record and settings stay its own
+        trainer.trained_with = TrainConfig.from_dict(saved)
     return trainer

@@ -8,6 +8,8 @@
 #        (planned 100 minutes): its checkpoint at 52.9 minutes (step 1,158) is weights/maze
 #   n03: from n02's weights, every style of 5-17 a side, 17x17 crop; stopped by hand at 38 minutes (step 227) to
 #        evaluate and ship within the session (an earlier n03 from n01's weights ran 15 minutes, not kept)
+#   n04 (session 9): from weights/maze (n02), long paths: 9-13 a side with shortest paths of 20+ (perfect and
+#        loopy) or 14+ (obstacle fields), plus 8,000 of n02's small mazes, 13x13 crop
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -21,7 +23,7 @@ run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAM
   trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
-for name in ${RUNS:-n01 n02 n03}; do
+for name in ${RUNS:-n01 n02 n03 n04}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -35,5 +37,8 @@ PY
          run n03 --canvas-crop 17 --init "${INIT:-runs/maze-nbr/n02}" --data data/maze_s1c1_train.csv \
            --eval-data data/maze_test_perfect.csv --eval-size 50 --eval-minutes 25 --batch-size 64 --lr 3e-4 \
            --warmup 50 --weight-decay 0.1 --total-steps 600 --threads "${THREADS:-1}" --minutes "${MINUTES:-38}" ;;
+    n04) run n04 --canvas-crop 13 --init "${INIT:-weights/maze}" --data data/maze_l1_train.csv \
+           --eval-data data/maze_l1_test_perfect.csv --eval-size 100 --eval-minutes 20 --batch-size 64 --lr 3e-4 \
+           --warmup 50 --weight-decay 0.1 --total-steps 2000 --threads "${THREADS:-1}" --minutes "${MINUTES:-150}" ;;
   esac
 done
