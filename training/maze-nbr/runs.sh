@@ -10,6 +10,10 @@
 #        evaluate and ship within the session (an earlier n03 from n01's weights ran 15 minutes, not kept)
 #   n04 (session 9): from weights/maze (n02), long paths: 9-13 a side with shortest paths of 20+ (perfect and
 #        loopy) or 14+ (obstacle fields), plus 8,000 of n02's small mazes, 13x13 crop
+#   n05 (session 9): n04 at a third of its learning rate (n04 fell from n02's 47% on its held-out split to 0 in
+#        20 minutes)
+#   n06 (session 9): as n05 on larger mazes with longer paths: 13-17 a side, shortest paths of 24+ (perfect and
+#        loopy) or 18+ (obstacle fields), plus 8,000 of n02's small mazes, 17x17 crop
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -23,7 +27,7 @@ run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAM
   trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
-for name in ${RUNS:-n01 n02 n03 n04}; do
+for name in ${RUNS:-n01 n02 n03 n04 n05 n06}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -37,8 +41,12 @@ PY
          run n03 --canvas-crop 17 --init "${INIT:-runs/maze-nbr/n02}" --data data/maze_s1c1_train.csv \
            --eval-data data/maze_test_perfect.csv --eval-size 50 --eval-minutes 25 --batch-size 64 --lr 3e-4 \
            --warmup 50 --weight-decay 0.1 --total-steps 600 --threads "${THREADS:-1}" --minutes "${MINUTES:-38}" ;;
-    n04) run n04 --canvas-crop 13 --init "${INIT:-weights/maze}" --data data/maze_l1_train.csv \
-           --eval-data data/maze_l1_test_perfect.csv --eval-size 100 --eval-minutes 20 --batch-size 64 --lr 3e-4 \
+    n04|n05) lr=3e-4; [ "$name" = n05 ] && lr=1e-4
+         run "$name" --canvas-crop 13 --init "${INIT:-weights/maze}" --data data/maze_l1_train.csv \
+           --eval-data data/maze_l1_test_perfect.csv --eval-size 100 --eval-minutes 20 --batch-size 64 --lr $lr \
            --warmup 50 --weight-decay 0.1 --total-steps 2000 --threads "${THREADS:-1}" --minutes "${MINUTES:-150}" ;;
+    n06) run n06 --canvas-crop 17 --init "${INIT:-weights/maze}" --data data/maze_l2_train.csv \
+           --eval-data data/maze_l2_select.csv --eval-size 100 --eval-minutes 20 --batch-size 64 --lr 1e-4 \
+           --warmup 50 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
   esac
 done
