@@ -11,7 +11,7 @@
 #   n04 (session 9): from weights/maze (n02), long paths: 9-13 a side with shortest paths of 20+ (perfect and
 #        loopy) or 14+ (obstacle fields), plus 8,000 of n02's small mazes, 13x13 crop
 #   n05 (session 9): n04 at a third of its learning rate (n04 fell from n02's 47% on its held-out split to 0 in
-#        20 minutes)
+#        20 minutes); run with MINUTES=80, stopped by hand at 42: its checkpoint at 21.9 minutes is weights/maze
 #   n06 (session 9): as n05 on larger mazes with longer paths: 13-17 a side, shortest paths of 24+ (perfect and
 #        loopy) or 18+ (obstacle fields), plus 8,000 of n02's small mazes, 17x17 crop
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
