@@ -744,18 +744,19 @@ def train(
     """
     out = Path(config.out)
     ckpt = out / "checkpoint.pt"
-    if resume and ckpt.exists():
+    resumed = resume and ckpt.exists()
+    if resumed:
         saved = torch.load(ckpt, map_location="cpu", weights_only=True)["config"]
         keep = {k: getattr(config, k) for k in (*SESSION_FIELDS, *(f for f in ADJUSTABLE_FIELDS if f in changed))}
         config = TrainConfig.from_dict({**saved, **keep})
     trainer = Trainer(config, log=log)
-    if resume and ckpt.exists():
+    if resumed:
         trainer.load(ckpt)
         log(f"resumed {ckpt} at step {trainer.step}")
     if config.max_minutes != 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
         trainer.run()
-    elif resume and ckpt.exists():  # only loaded (e.g. to export): the run's record and settings stay its own
+    elif resumed:  # only loaded (e.g. to export): the run's record and settings stay its own
         trainer.trained_with = TrainConfig.from_dict(saved)
     return trainer
