@@ -317,6 +317,26 @@ def test_generate_command_takes_the_maze_options(tmp_path: Path) -> None:
         assert wrong.exit_code == 2 and "error:" in wrong.stderr and "Traceback" not in wrong.output
 
 
+@pytest.mark.parametrize("prefix", [0, 1, 2])
+@pytest.mark.parametrize("width", [1, 5, 17])
+def test_neighbour_attention_equals_attention_under_the_neighbour_mask(prefix: int, width: int) -> None:
+    """The linear-time neighbour attention is dense attention under the [T, T] mask of the pairs it allows: a
+    cell sees the prefix tokens, itself and its four grid neighbours; a prefix token sees every token."""
+    import torch
+    import torch.nn.functional as F
+
+    from trmsolve.model import neighbour_attention
+
+    torch.manual_seed(width + prefix)
+    q, k, v = (torch.randn(3, prefix + width * width, 4, 8) for _ in range(3))  # [B, T, heads, d]
+    cell = torch.arange(width * width)
+    row, col = cell // width, cell % width
+    near = (row[:, None] - row[None, :]).abs() + (col[:, None] - col[None, :]).abs() <= 1
+    mask = F.pad(near, (prefix, 0, prefix, 0), value=True)
+    dense = F.scaled_dot_product_attention(*(t.transpose(1, 2) for t in (q, k, v)), attn_mask=mask).transpose(1, 2)
+    torch.testing.assert_close(neighbour_attention(q, k, v, width, prefix), dense, rtol=1e-5, atol=1e-5)
+
+
 def test_neighbour_attention_moves_information_one_cell_per_block() -> None:
     """With neighbour attention one block sees only the four neighbours, so after the two-layer network a
     change of one cell reaches cells two steps away and no further (no prefix token: no global channel)."""

@@ -227,3 +227,31 @@ def test_exporting_a_run_records_the_runs_settings_not_the_export_calls(tmp_path
     assert provenance["train_config"]["eval_data"] == first.eval_data and provenance["train_config"]["threads"] is None
     assert provenance["selected_on"] == first.data  # the export's own choice of weights says what it used
     assert (run / "train_config.json").read_text() == recorded
+
+
+def test_the_best_evaluation_is_kept_in_best_and_survives_a_resume(tmp_path: Path) -> None:
+    """Each held-out evaluation that beats every earlier one writes the EMA to RUN/best; a worse one leaves it."""
+    trainer = Trainer(tiny_config(tmp_path / "run", 3), log=lambda _: None)
+    best = tmp_path / "run" / "best"
+
+    def result(all_steps: float, halting: float) -> dict:
+        return {"all_steps": {"exact": all_steps}, "halting": {"exact": halting}}
+
+    def kept() -> tuple[dict, dict[str, torch.Tensor]]:
+        model = load_model(best, dtype="float32")
+        return model.info.provenance["best_of_evaluations"], model.state_dict()
+
+    trainer._keep_if_best(result(0.25, 0.5))
+    first_ema = {n: t.clone() for n, t in trainer.ema.state_dict().items()}
+    trainer.train_step()
+    trainer._keep_if_best(result(0.5, 0.25))  # the same score: not better
+    record, weights = kept()
+    assert record["step"] == 0 and record["score"] == 0.75
+    assert all(torch.equal(weights[n], t) for n, t in first_ema.items())
+    trainer._keep_if_best(result(0.5, 0.5))
+    record, weights = kept()
+    assert record["step"] == 1 and record["eval"] == result(0.5, 0.5)
+    assert all(torch.equal(weights[n], t) for n, t in trainer.ema.state_dict().items())
+    trainer.save()
+    resumed = train(dataclasses.replace(tiny_config(tmp_path / "run", 3), max_minutes=0), log=lambda _: None)
+    assert resumed.best == trainer.best

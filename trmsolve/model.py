@@ -99,19 +99,45 @@ class Rotary(nn.Module):
 
 @dataclass
 class Layout:
-    """Where the tokens of a pass sit: rotary tables (cos, sin) and, for neighbour attention, which tokens
-    each may attend to ([T, T] bool, True = may). Built once per ACT step, read by every block."""
+    """Where the tokens of a pass sit: rotary tables (cos, sin) and, for neighbour attention, the width of the
+    grid of cells after the prefix tokens (row-major, so a cell's vertical neighbours are `grid_width` away).
+    Built once per ACT step, read by every block."""
 
     rotary: tuple[torch.Tensor, torch.Tensor] | None = None
-    attn_mask: torch.Tensor | None = None
+    grid_width: int | None = None
+    prefix: int = 0  # puzzle-embedding tokens before the cells
 
 
-def neighbour_mask(positions: torch.Tensor, side: int, prefix: int) -> torch.Tensor:
-    """[prefix + S, prefix + S] bool for canvas cells at `positions` [S] of a side x side canvas: a cell attends
-    to itself and its four neighbours; the prefix tokens and the cells all see each other."""
-    row, col = positions // side, positions % side
-    near = (row[:, None] - row[None, :]).abs() + (col[:, None] - col[None, :]).abs() <= 1  # [S, S]
-    return F.pad(near, (prefix, 0, prefix, 0), value=True)
+def neighbour_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, width: int, prefix: int) -> torch.Tensor:
+    """Attention in which a cell of the `width`-wide grid sees the prefix tokens, itself and its four neighbours,
+    and a prefix token sees everything. q, k, v [B, T, heads, d] with T = prefix + cells; returns the same shape.
+
+    The softmax over at most prefix + 5 keys equals attention under the [T, T] mask of those pairs, in time
+    linear in T: a 30x30 maze is 900 tokens, whose dense scores were most of a step's work."""
+    batch, tokens, heads, dim = q.shape
+    rows = (tokens - prefix) // width
+    scale = dim**-0.5
+    qc = q[:, prefix:].reshape(batch, rows, width, heads, dim) * scale
+    pad = (0, 0, 0, 0, 1, 1, 1, 1)  # one cell of zeros around the grid
+    kg = F.pad(k[:, prefix:].reshape(batch, rows, width, heads, dim), pad)
+    vg = F.pad(v[:, prefix:].reshape(batch, rows, width, heads, dim), pad)
+    inside = F.pad(q.new_ones(rows, width, 1), (0, 0, 1, 1, 1, 1)).bool()  # [rows + 2, width + 2, 1]
+    shifts = ((1, 1), (0, 1), (2, 1), (1, 0), (1, 2))  # self, up, down, left, right (offsets into the padding)
+    near_k = [kg[:, r : r + rows, c : c + width] for r, c in shifts]  # 5 x [B, rows, width, heads, d]
+    near_v = [vg[:, r : r + rows, c : c + width] for r, c in shifts]
+    scores = torch.stack([(qc * key).sum(-1) for key in near_k], dim=-1)  # [B, rows, width, heads, 5]
+    allowed = torch.stack([inside[r : r + rows, c : c + width] for r, c in shifts], dim=-1)  # [rows, width, 1, 5]
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    if prefix:
+        prefix_scores = torch.einsum("brwhd,bphd->brwhp", qc, k[:, :prefix])  # [B, rows, width, heads, prefix]
+        scores = torch.cat((prefix_scores, scores), dim=-1)
+    weights = scores.softmax(-1)
+    cells = sum(weights[..., prefix + j, None] * value for j, value in enumerate(near_v))
+    if prefix:
+        cells = cells + torch.einsum("brwhp,bphd->brwhd", weights[..., :prefix], v[:, :prefix])
+        first = F.scaled_dot_product_attention(*(t.transpose(1, 2) for t in (q[:, :prefix], k, v))).transpose(1, 2)
+        return torch.cat((first, cells.reshape(batch, rows * width, heads, dim)), dim=1)
+    return cells.reshape(batch, rows * width, heads, dim)
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -152,9 +178,12 @@ class Attention(nn.Module):
         q, k, v = qkv.split(self.num_heads, dim=2)
         if layout.rotary is not None:
             q, k = apply_rotary(q, *layout.rotary), apply_rotary(k, *layout.rotary)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=layout.attn_mask)
-        return self.o_proj(out.transpose(1, 2).reshape(batch, seq, hidden))
+        if layout.grid_width is not None:
+            out = neighbour_attention(q, k, v, layout.grid_width, layout.prefix)
+        else:
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2)
+        return self.o_proj(out.reshape(batch, seq, hidden))
 
 
 class Block(nn.Module):
@@ -328,11 +357,10 @@ class RecursiveReasoningModel(nn.Module):
         rotary = None
         if self.rotary is not None:
             rotary = self.rotary(self.device, None if positions is None else self._with_prefix(positions))
-        attn_mask = None
-        if self.config.neighbour_attention:
-            cells = torch.arange(self.config.seq_len, device=self.device) if positions is None else positions
-            attn_mask = neighbour_mask(cells, self.config.canvas_side, self.num_prefix_tokens)
-        return Layout(rotary, attn_mask)
+        grid_width = None
+        if self.config.neighbour_attention:  # a crop is the top-left square of the canvas (canvas_positions)
+            grid_width = self.config.canvas_side if positions is None else math.isqrt(len(positions))
+        return Layout(rotary, grid_width, self.num_prefix_tokens)
 
     def reason(self, carry: Carry, x: torch.Tensor, positions: torch.Tensor | None = None) -> Carry:
         """The recursion of one ACT step. Only the final cycle carries gradients, as published."""

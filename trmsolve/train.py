@@ -330,6 +330,7 @@ class Trainer:
         self.step = 0
         self.samples = 0  # puzzles started, all ranks
         self.elapsed = 0.0  # training seconds over all sessions
+        self.best: dict[str, Any] | None = None  # the best held-out evaluation so far: step, score, result
         self.slots: Slots | None = None
         self.out = Path(config.out)
         self.gen = torch.Generator().manual_seed(config.seed * 1000 + self.rank)  # ACT exploration
@@ -347,6 +348,7 @@ class Trainer:
             "step": self.step,
             "samples": self.samples,
             "elapsed": self.elapsed,
+            "best": self.best,
             "torch_rng": torch.get_rng_state(),
             "act_rng": self.gen.get_state(),
             "python_rng": list(random.getstate()[1]),
@@ -369,6 +371,7 @@ class Trainer:
         self.sampler.load_state_dict(state["sampler"])
         self.slots = Slots.from_state(state["slots"]) if state["slots"] else None
         self.step, self.samples, self.elapsed = state["step"], state["samples"], state["elapsed"]
+        self.best = state.get("best")
         torch.set_rng_state(state["torch_rng"].cpu())
         self.gen.set_state(state["act_rng"].cpu())
         random.setstate((3, tuple(state["python_rng"]), None))
@@ -538,12 +541,26 @@ class Trainer:
                 if result:
                     self._write_log({"step": self.step, "minutes": round(self.elapsed / 60, 2), "eval": result})
                     self.log(f"eval step {self.step}: {json.dumps(result)}")
+                    self._keep_if_best(result)
                 last_eval = time.monotonic()
             if now - last_ckpt >= config.checkpoint_minutes * 60 or done:
                 self.save()
                 last_ckpt = time.monotonic()
             if done:
                 return
+
+    def _keep_if_best(self, result: dict[str, Any]) -> None:
+        """Write the EMA to `out/best` when it scores higher on the held-out split than at every earlier
+        evaluation (exact with all steps plus exact with halting): small recurrent models can fall apart after
+        their peak (weights/maze/README.md), and the peak is the model worth keeping."""
+        score = sum(result[mode]["exact"] for mode in MODES if mode in result)
+        if self.best is not None and score <= self.best["score"]:
+            return
+        self.best = {"step": self.step, "minutes": round(self.elapsed / 60, 2), "score": score, "eval": result}
+        if self.rank == 0:
+            selection = {"weights": "ema", "selected_on": self.config.eval_data, "best_of_evaluations": self.best}
+            self._write_model(self.ema, self.out / "best", selection)
+            self.log(f"best so far (step {self.step}): {self.out / 'best'}")
 
     def _write_log(self, record: dict[str, Any]) -> None:
         if self.rank == 0:
@@ -571,6 +588,10 @@ class Trainer:
                 "selected_on": self.config.eval_data,
                 "selection_exact_all_steps": scores,
             }
+        return self._write_model(chosen, out_dir, {**selection, **(provenance or {})})
+
+    def _write_model(self, chosen: RecursiveReasoningModel, out_dir: str | Path, selection: dict[str, Any]) -> Path:
+        """Save `chosen` as a model directory whose provenance says how the run was trained and which weights."""
         chosen.info.provenance = {
             "trained_with": "trmsolve train",
             "train_config": {k: v for k, v in self.trained_with.to_dict().items() if k not in ("out",)},
@@ -583,7 +604,6 @@ class Trainer:
             else f"{torch.cuda.get_device_name(self.device)} x {self.world}",
             "torch": torch.__version__,
             **selection,
-            **(provenance or {}),
         }
         chosen.identifiers = self.model.identifiers
         return save_model(chosen, out_dir)

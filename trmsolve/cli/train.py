@@ -199,7 +199,12 @@ def train(
             "(--total-steps, --dtype, --eval-size, --eval-minutes change them only when given).",
         ),
     ],
-    eval_data: Annotated[str | None, typer.Option(help="Held-out split evaluated every --eval-minutes.")] = None,
+    eval_data: Annotated[
+        str | None,
+        typer.Option(
+            help="Held-out split evaluated every --eval-minutes; the EMA of the best evaluation is kept in OUT/best."
+        ),
+    ] = None,
     eval_size: Annotated[int, typer.Option(help="Held-out puzzles per evaluation.")] = 1000,
     eval_minutes: Annotated[float, typer.Option(help="Minutes between evaluations.")] = 15.0,
     minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes (this session).")] = None,
