@@ -325,14 +325,11 @@ def test_neighbour_attention_equals_attention_under_the_neighbour_mask(prefix: i
     import torch
     import torch.nn.functional as F
 
-    from trmsolve.model import neighbour_attention
+    from trmsolve.model import neighbour_attention, neighbour_mask
 
     torch.manual_seed(width + prefix)
     q, k, v = (torch.randn(3, prefix + width * width, 4, 8) for _ in range(3))  # [B, T, heads, d]
-    cell = torch.arange(width * width)
-    row, col = cell // width, cell % width
-    near = (row[:, None] - row[None, :]).abs() + (col[:, None] - col[None, :]).abs() <= 1
-    mask = F.pad(near, (prefix, 0, prefix, 0), value=True)
+    mask = neighbour_mask(torch.arange(width * width), width, prefix)
     dense = F.scaled_dot_product_attention(*(t.transpose(1, 2) for t in (q, k, v)), attn_mask=mask).transpose(1, 2)
     torch.testing.assert_close(neighbour_attention(q, k, v, width, prefix), dense, rtol=1e-5, atol=1e-5)
 

@@ -99,13 +99,28 @@ class Rotary(nn.Module):
 
 @dataclass
 class Layout:
-    """Where the tokens of a pass sit: rotary tables (cos, sin) and, for neighbour attention, the width of the
-    grid of cells after the prefix tokens (row-major, so a cell's vertical neighbours are `grid_width` away).
-    Built once per ACT step, read by every block."""
+    """Where the tokens of a pass sit: rotary tables (cos, sin) and, for neighbour attention, either which
+    tokens each may attend to ([T, T] bool, True = may) or, on large grids, the width of the grid of cells after
+    the `prefix` tokens (row-major: a cell's vertical neighbours are `grid_width` away). Built once per ACT
+    step, read by every block."""
 
     rotary: tuple[torch.Tensor, torch.Tensor] | None = None
+    attn_mask: torch.Tensor | None = None
     grid_width: int | None = None
-    prefix: int = 0  # puzzle-embedding tokens before the cells
+    prefix: int = 0
+
+
+# From this many tokens on, neighbour attention runs as a five-cell stencil rather than masked dense attention:
+# dense attention's fused kernel wins on small grids, the stencil on large ones (benchmarks/bench_neighbour.py).
+STENCIL_MIN_TOKENS = 500
+
+
+def neighbour_mask(positions: torch.Tensor, side: int, prefix: int) -> torch.Tensor:
+    """[prefix + S, prefix + S] bool for canvas cells at `positions` [S] of a side x side canvas: a cell attends
+    to itself and its four neighbours; the prefix tokens and the cells all see each other."""
+    row, col = positions // side, positions % side
+    near = (row[:, None] - row[None, :]).abs() + (col[:, None] - col[None, :]).abs() <= 1  # [S, S]
+    return F.pad(near, (prefix, 0, prefix, 0), value=True)
 
 
 def neighbour_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, width: int, prefix: int) -> torch.Tensor:
@@ -113,7 +128,7 @@ def neighbour_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, width
     and a prefix token sees everything. q, k, v [B, T, heads, d] with T = prefix + cells; returns the same shape.
 
     The softmax over at most prefix + 5 keys equals attention under the [T, T] mask of those pairs, in time
-    linear in T: a 30x30 maze is 900 tokens, whose dense scores were most of a step's work."""
+    linear in T: on the 901 tokens of a 30x30 maze, dense scores cost more than the stencil's extra passes."""
     batch, tokens, heads, dim = q.shape
     rows = (tokens - prefix) // width
     scale = dim**-0.5
@@ -182,7 +197,7 @@ class Attention(nn.Module):
             out = neighbour_attention(q, k, v, layout.grid_width, layout.prefix)
         else:
             q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-            out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=layout.attn_mask).transpose(1, 2)
         return self.o_proj(out.reshape(batch, seq, hidden))
 
 
@@ -357,10 +372,13 @@ class RecursiveReasoningModel(nn.Module):
         rotary = None
         if self.rotary is not None:
             rotary = self.rotary(self.device, None if positions is None else self._with_prefix(positions))
-        grid_width = None
-        if self.config.neighbour_attention:  # a crop is the top-left square of the canvas (canvas_positions)
-            grid_width = self.config.canvas_side if positions is None else math.isqrt(len(positions))
-        return Layout(rotary, grid_width, self.num_prefix_tokens)
+        if not self.config.neighbour_attention:
+            return Layout(rotary)
+        cells = torch.arange(self.config.seq_len, device=self.device) if positions is None else positions
+        if self.num_prefix_tokens + len(cells) >= STENCIL_MIN_TOKENS:  # a crop is the canvas's top-left square
+            width = self.config.canvas_side if positions is None else math.isqrt(len(positions))
+            return Layout(rotary, grid_width=width, prefix=self.num_prefix_tokens)
+        return Layout(rotary, attn_mask=neighbour_mask(cells, self.config.canvas_side, self.num_prefix_tokens))
 
     def reason(self, carry: Carry, x: torch.Tensor, positions: torch.Tensor | None = None) -> Carry:
         """The recursion of one ACT step. Only the final cycle carries gradients, as published."""

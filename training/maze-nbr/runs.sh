@@ -18,6 +18,8 @@
 #        40,000 obstacle fields of 9-17 (paths 14+, 18+), 16,000 long-path perfect/loopy, 4,000 of n02's), 17x17
 #        crop, lr 1e-4, held-out obstacle fields as the selection split
 #   n08 (session 10): n07 at lr 3e-5
+#   h01 (session 10): hard mazes: 30x30 (every generator) with shortest paths of 50+ (maze_h1_train), full canvas,
+#        from weights/maze; the selection split has paths of 70+ (the hard test's rule); keeps RUN/best
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -31,7 +33,7 @@ run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAM
   trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
-for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08}; do
+for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -57,5 +59,8 @@ PY
            --eval-data data/maze_o1_select.csv --eval-size 100 --eval-minutes 10 \
            --batch-size 64 --lr $lr --warmup 50 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-70}" ;;
+    h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
+           --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
+           --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
   esac
 done
