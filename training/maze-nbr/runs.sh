@@ -16,10 +16,12 @@
 #        loopy) or 18+ (obstacle fields), plus 8,000 of n02's small mazes, 17x17 crop
 #   n07 (session 10): from weights/maze (n05), obstacle fields first: 9-17 a side with long paths (maze_o1_train:
 #        40,000 obstacle fields of 9-17 (paths 14+, 18+), 16,000 long-path perfect/loopy, 4,000 of n02's), 17x17
-#        crop, lr 1e-4, held-out obstacle fields as the selection split
-#   n08 (session 10): n07 at lr 3e-5
+#        crop, lr 1e-4, held-out obstacle fields as the selection split; run 70 minutes; its checkpoint at step 146
+#        (40 minutes, best evaluation) was measured on the test sets and not shipped (weights/maze/README.md)
+#   n08 (session 10): n07 at lr 3e-5; stopped by hand at 42 minutes
 #   h01 (session 10): hard mazes: 30x30 (every generator) with shortest paths of 50+ (maze_h1_train), full canvas,
-#        from weights/maze; the selection split has paths of 70+ (the hard test's rule); keeps RUN/best
+#        the selection split has paths of 70+ (the hard test's rule); keeps RUN/best. Session 10 ran it with
+#        INIT=runs/maze-nbr/n07_s146 (n07's step-146 export) MINUTES=65
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
