@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 import trmsolve.model
 from trmsolve.hardware import describe
 from trmsolve.inference import pass_rows
-from trmsolve.model import neighbour_attention, neighbour_mask
+from trmsolve.model import RecursiveReasoningModel, neighbour_attention, neighbour_mask, stencil_keys
 from trmsolve.models import load_model
 
 SIDES = (9, 13, 17, 30)
@@ -50,24 +51,38 @@ def seconds(fn: Callable[[], object], repeats: int) -> float:
 
 def attention_times(side: int, batch: int, repeats: int) -> dict[str, float]:
     q, k, v = (torch.randn(batch, PREFIX + side * side, HEADS, HEAD_DIM, requires_grad=True) for _ in range(3))
+    on_grid = stencil_keys(side, side)
+    ways = {
+        "stencil": lambda: neighbour_attention(q, k, v, on_grid, PREFIX),
+        "masked_dense": lambda: masked_dense(q, k, v, side, PREFIX),
+    }
     times = {}
-    for name, attend in (("stencil", neighbour_attention), ("masked_dense", masked_dense)):
+    for name, attend in ways.items():
         with torch.no_grad():
-            times[f"{name}_forward_ms"] = 1e3 * seconds(lambda f=attend: f(q, k, v, side, PREFIX), repeats)
-        times[f"{name}_train_ms"] = 1e3 * seconds(lambda f=attend: f(q, k, v, side, PREFIX).sum().backward(), repeats)
+            times[f"{name}_forward_ms"] = 1e3 * seconds(attend, repeats)
+        times[f"{name}_train_ms"] = 1e3 * seconds(lambda f=attend: f().sum().backward(), repeats)
     return {k: round(v, 2) for k, v in times.items()}
 
 
-def model_step(side: int, batch: int, repeats: int, stencil: bool) -> float:
-    """Puzzle-steps per second of the bundled maze model on side x side mazes, slices as `trmsolve` runs them,
-    with neighbour attention as the stencil or as masked dense attention."""
-    trmsolve.model.STENCIL_MIN_TOKENS = 0 if stencil else 10**9
-    model = load_model("maze", dtype="float32").eval()
+@contextmanager
+def stencil_from(tokens: int) -> Iterator[None]:
+    """The model takes the stencil from `tokens` on inside the block, its own threshold after."""
+    saved = trmsolve.model.STENCIL_MIN_TOKENS
+    trmsolve.model.STENCIL_MIN_TOKENS = tokens
+    try:
+        yield
+    finally:
+        trmsolve.model.STENCIL_MIN_TOKENS = saved
+
+
+def model_step(model: RecursiveReasoningModel, side: int, batch: int, repeats: int, stencil: bool) -> float:
+    """Puzzle-steps per second of the maze model on side x side mazes, slices as `trmsolve` runs them, with
+    neighbour attention as the stencil or as masked dense attention."""
     positions = torch.arange(side)[:, None] * model.config.canvas_side + torch.arange(side)[None, :]
     positions = None if side == model.config.canvas_side else positions.reshape(-1)
     tokens = side * side if positions is not None else model.config.seq_len
     inputs = torch.full((batch, tokens), 2)  # open cells: the cost does not depend on the maze
-    with torch.inference_mode():
+    with torch.inference_mode(), stencil_from(0 if stencil else 10**9):
         x = model.embed(inputs, None, positions)
         carry = model.initial_carry(batch, positions)
         rows = pass_rows(model, positions)
@@ -84,11 +99,13 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    model = load_model("maze", dtype="float32").eval()
     rows = []
     for side in SIDES:
         row = {"side": side, "tokens": PREFIX + side * side, **attention_times(side, args.batch, args.repeats)}
         for name, stencil in (("stencil", True), ("masked_dense", False)):
-            row[f"model_{name}_puzzle_steps_per_s"] = round(model_step(side, args.batch, args.repeats, stencil), 2)
+            steps_per_s = model_step(model, side, args.batch, args.repeats, stencil)
+            row[f"model_{name}_puzzle_steps_per_s"] = round(steps_per_s, 2)
         rows.append(row)
         print(json.dumps(row), flush=True)
     result = {"machine": describe(), "threads": torch.get_num_threads(), "batch": args.batch, "rows": rows}

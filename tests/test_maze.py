@@ -318,20 +318,21 @@ def test_generate_command_takes_the_maze_options(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("prefix", [0, 1, 2])
-@pytest.mark.parametrize("width", [1, 5, 17])
-def test_neighbour_attention_equals_attention_under_the_neighbour_mask(prefix: int, width: int) -> None:
+@pytest.mark.parametrize(("rows", "width"), [(1, 1), (5, 5), (17, 17), (3, 7)])
+def test_neighbour_attention_equals_attention_under_the_neighbour_mask(prefix: int, rows: int, width: int) -> None:
     """The linear-time neighbour attention is dense attention under the [T, T] mask of the pairs it allows: a
     cell sees the prefix tokens, itself and its four grid neighbours; a prefix token sees every token."""
     import torch
     import torch.nn.functional as F
 
-    from trmsolve.model import neighbour_attention, neighbour_mask
+    from trmsolve.model import neighbour_attention, neighbour_mask, stencil_keys
 
-    torch.manual_seed(width + prefix)
-    q, k, v = (torch.randn(3, prefix + width * width, 4, 8) for _ in range(3))  # [B, T, heads, d]
-    mask = neighbour_mask(torch.arange(width * width), width, prefix)
+    torch.manual_seed(rows + width + prefix)
+    q, k, v = (torch.randn(3, prefix + rows * width, 4, 8) for _ in range(3))  # [B, T, heads, d]
+    mask = neighbour_mask(torch.arange(rows * width), width, prefix)
     dense = F.scaled_dot_product_attention(*(t.transpose(1, 2) for t in (q, k, v)), attn_mask=mask).transpose(1, 2)
-    torch.testing.assert_close(neighbour_attention(q, k, v, width, prefix), dense, rtol=1e-5, atol=1e-5)
+    stencil = neighbour_attention(q, k, v, stencil_keys(rows, width), prefix)
+    torch.testing.assert_close(stencil, dense, rtol=1e-5, atol=1e-5)
 
 
 def test_neighbour_attention_moves_information_one_cell_per_block() -> None:

@@ -100,13 +100,13 @@ class Rotary(nn.Module):
 @dataclass
 class Layout:
     """Where the tokens of a pass sit: rotary tables (cos, sin) and, for neighbour attention, either which
-    tokens each may attend to ([T, T] bool, True = may) or, on large grids, the width of the grid of cells after
-    the `prefix` tokens (row-major: a cell's vertical neighbours are `grid_width` away). Built once per ACT
-    step, read by every block."""
+    tokens each may attend to ([T, T] bool, True = may) or, on large grids, which of each cell's five stencil
+    keys lie on the grid of cells after the `prefix` tokens (`stencil_keys`). Built once per ACT step, read by
+    every block."""
 
     rotary: tuple[torch.Tensor, torch.Tensor] | None = None
     attn_mask: torch.Tensor | None = None
-    grid_width: int | None = None
+    stencil: torch.Tensor | None = None
     prefix: int = 0
 
 
@@ -123,26 +123,37 @@ def neighbour_mask(positions: torch.Tensor, side: int, prefix: int) -> torch.Ten
     return F.pad(near, (prefix, 0, prefix, 0), value=True)
 
 
-def neighbour_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, width: int, prefix: int) -> torch.Tensor:
-    """Attention in which a cell of the `width`-wide grid sees the prefix tokens, itself and its four neighbours,
-    and a prefix token sees everything. q, k, v [B, T, heads, d] with T = prefix + cells; returns the same shape.
+# The five keys of a cell in the neighbour stencil, as (row, column) offsets into the grid padded by one cell:
+# self, up, down, left, right.
+STENCIL_SHIFTS = ((1, 1), (0, 1), (2, 1), (1, 0), (1, 2))
+
+
+def stencil_keys(rows: int, width: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """[rows, width, 1, 5] bool: which of each cell's five stencil keys (STENCIL_SHIFTS) lie on the grid."""
+    inside = F.pad(torch.ones(rows, width, 1, device=device), (0, 0, 1, 1, 1, 1)).bool()  # [rows + 2, width + 2, 1]
+    return torch.stack([inside[r : r + rows, c : c + width] for r, c in STENCIL_SHIFTS], dim=-1)
+
+
+def neighbour_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, on_grid: torch.Tensor, prefix: int
+) -> torch.Tensor:
+    """Attention in which a cell of the grid sees the prefix tokens, itself and its four neighbours, and a prefix
+    token sees everything. q, k, v [B, T, heads, d] with T = prefix + rows x width cells (row-major); `on_grid`
+    is `stencil_keys(rows, width)`. Returns the shape of q.
 
     The softmax over at most prefix + 5 keys equals attention under the [T, T] mask of those pairs, in time
     linear in T: on the 901 tokens of a 30x30 maze, dense scores cost more than the stencil's extra passes."""
-    batch, tokens, heads, dim = q.shape
-    rows = (tokens - prefix) // width
+    batch, _, heads, dim = q.shape
+    rows, width = on_grid.shape[:2]
     scale = dim**-0.5
     qc = q[:, prefix:].reshape(batch, rows, width, heads, dim) * scale
     pad = (0, 0, 0, 0, 1, 1, 1, 1)  # one cell of zeros around the grid
     kg = F.pad(k[:, prefix:].reshape(batch, rows, width, heads, dim), pad)
     vg = F.pad(v[:, prefix:].reshape(batch, rows, width, heads, dim), pad)
-    inside = F.pad(q.new_ones(rows, width, 1), (0, 0, 1, 1, 1, 1)).bool()  # [rows + 2, width + 2, 1]
-    shifts = ((1, 1), (0, 1), (2, 1), (1, 0), (1, 2))  # self, up, down, left, right (offsets into the padding)
-    near_k = [kg[:, r : r + rows, c : c + width] for r, c in shifts]  # 5 x [B, rows, width, heads, d]
-    near_v = [vg[:, r : r + rows, c : c + width] for r, c in shifts]
+    near_k = [kg[:, r : r + rows, c : c + width] for r, c in STENCIL_SHIFTS]  # 5 x [B, rows, width, heads, d]
+    near_v = [vg[:, r : r + rows, c : c + width] for r, c in STENCIL_SHIFTS]
     scores = torch.stack([(qc * key).sum(-1) for key in near_k], dim=-1)  # [B, rows, width, heads, 5]
-    allowed = torch.stack([inside[r : r + rows, c : c + width] for r, c in shifts], dim=-1)  # [rows, width, 1, 5]
-    scores = scores.masked_fill(~allowed, float("-inf"))
+    scores = scores.masked_fill(~on_grid, float("-inf"))
     if prefix:
         prefix_scores = torch.einsum("brwhd,bphd->brwhp", qc, k[:, :prefix])  # [B, rows, width, heads, prefix]
         scores = torch.cat((prefix_scores, scores), dim=-1)
@@ -193,8 +204,8 @@ class Attention(nn.Module):
         q, k, v = qkv.split(self.num_heads, dim=2)
         if layout.rotary is not None:
             q, k = apply_rotary(q, *layout.rotary), apply_rotary(k, *layout.rotary)
-        if layout.grid_width is not None:
-            out = neighbour_attention(q, k, v, layout.grid_width, layout.prefix)
+        if layout.stencil is not None:
+            out = neighbour_attention(q, k, v, layout.stencil, layout.prefix)
         else:
             q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=layout.attn_mask).transpose(1, 2)
@@ -377,7 +388,8 @@ class RecursiveReasoningModel(nn.Module):
         cells = torch.arange(self.config.seq_len, device=self.device) if positions is None else positions
         if self.num_prefix_tokens + len(cells) >= STENCIL_MIN_TOKENS:  # a crop is the canvas's top-left square
             width = self.config.canvas_side if positions is None else math.isqrt(len(positions))
-            return Layout(rotary, grid_width=width, prefix=self.num_prefix_tokens)
+            stencil = stencil_keys(len(cells) // width, width, self.device)
+            return Layout(rotary, stencil=stencil, prefix=self.num_prefix_tokens)
         return Layout(rotary, attn_mask=neighbour_mask(cells, self.config.canvas_side, self.num_prefix_tokens))
 
     def reason(self, carry: Carry, x: torch.Tensor, positions: torch.Tensor | None = None) -> Carry:

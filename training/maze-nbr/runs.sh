@@ -22,6 +22,9 @@
 #   h01 (session 10): hard mazes: 30x30 (every generator) with shortest paths of 50+ (maze_h1_train), full canvas,
 #        the selection split has paths of 70+ (the hard test's rule); keeps RUN/best. Session 10 ran it with
 #        INIT=runs/maze-nbr/n07_s146 (n07's step-146 export) MINUTES=65
+#   n09 (session 11): from weights/maze (n05), wide obstacle fields with short paths (the misses of session 10's
+#        analysis): maze_w1_train = 20,000 obstacle fields of 13-17 with paths of 10+, 8,000 of maze_o1_obstacles,
+#        8,000 each of the long-path perfect/loopy sets, 4,000 of n02's; 17x17 crop, lr 1e-4, keeps RUN/best
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -35,7 +38,7 @@ run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAM
   trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
-for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01}; do
+for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -61,6 +64,10 @@ PY
            --eval-data data/maze_o1_select.csv --eval-size 100 --eval-minutes 10 \
            --batch-size 64 --lr $lr --warmup 50 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-70}" ;;
+    n09) run n09 --canvas-crop 17 --init "${INIT:-weights/maze}" --data data/maze_w1_train.csv \
+           --eval-data data/maze_o1_select.csv --eval-size 100 --eval-minutes 10 \
+           --batch-size 64 --lr 1e-4 --warmup 50 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-100}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
