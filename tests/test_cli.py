@@ -229,6 +229,22 @@ def test_version_and_models() -> None:
     assert f"maze: {advice}" in run("models").stderr
 
 
+def test_eval_reports_each_protocol_and_the_machine_it_ran_on() -> None:
+    """`trmsolve eval --json` with the bundled Sudoku model: the published protocols and verified solving on the
+    same puzzles, and the machine (CPU, L2 cache: the puzzles a pass, hence the float rounding) beside them."""
+    from trmsolve.hardware import cpu_model, l2_cache_bytes
+
+    data = Path(__file__).parent / "fixtures" / "data" / "sudoku_eval_64.csv"
+    result = run("eval", "sudoku", "--data", data, "--limit", 4, "--threads", 1, "--json")
+    assert result.exit_code == 0, result.output
+    (report,) = json_lines(result.stdout)
+    assert report["n"] == 4 and report["model"] == "sudoku" and report["dtype"] in ("float32", "bfloat16")
+    for protocol in ("all_steps", "halting", "verified"):
+        assert report[protocol]["exact"] * 4 == round(report[protocol]["exact"] * 4)  # a share of 4 puzzles
+    assert sum(report["verified"]["routes"].values()) == round(report["verified"]["exact"] * 4)
+    assert report["machine"]["cpu"] == cpu_model() and report["machine"]["l2_cache_bytes"] == l2_cache_bytes()
+
+
 @pytest.mark.parametrize(("kind", "count"), [("sudoku", 1), ("maze", 2)])
 def test_generated_puzzles_read_back_with_their_answers(tmp_path: Path, kind: str, count: int) -> None:
     out = tmp_path / f"{kind}.csv"

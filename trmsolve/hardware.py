@@ -9,7 +9,7 @@ else. The CPU's features are read from /proc/cpuinfo (Linux); where they cannot 
 from __future__ import annotations
 
 import platform
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +52,27 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
-@lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo)."""
+@cache
+def _cpuinfo(*fields: str) -> str:
+    """The value of the first of `fields` in /proc/cpuinfo (empty where there is none)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return frozenset()
+        return ""
     for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
+        if line.startswith(fields):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo)."""
+    return frozenset(_cpuinfo("flags", "Features").split())
+
+
+def cpu_model() -> str:
+    """The CPU's name as the kernel reports it, e.g. "Intel(R) Xeon(R) Processor"."""
+    return _cpuinfo("model name", "Model") or platform.processor() or platform.machine()
 
 
 CACHE_SHARE = 0.75  # of a core's L2 cache that one pass's hidden states may fill
@@ -124,6 +134,8 @@ def describe(device: str = "auto") -> dict[str, Any]:
         "device": str(resolved),
         "devices": available_devices(),
         "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "l2_cache_bytes": l2_cache_bytes(),  # sets the puzzles a pass on a CPU, and so the float rounding
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "native_bf16": native_bf16(resolved),
         "auto_dtype": str(resolve_dtype("auto", resolved)).removeprefix("torch."),

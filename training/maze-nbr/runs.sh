@@ -24,7 +24,11 @@
 #        INIT=runs/maze-nbr/n07_s146 (n07's step-146 export) MINUTES=65
 #   n09 (session 11): from weights/maze (n05), wide obstacle fields with short paths (the misses of session 10's
 #        analysis): maze_w1_train = 20,000 obstacle fields of 13-17 with paths of 10+, 8,000 of maze_o1_obstacles,
-#        8,000 each of the long-path perfect/loopy sets, 4,000 of n02's; 17x17 crop, lr 1e-4, keeps RUN/best
+#        8,000 each of the long-path perfect/loopy sets, 4,000 of n02's; 17x17 crop, lr 1e-4, keeps RUN/best;
+#        collapsed (selection 4% all steps at 23 minutes), stopped by hand at 31 minutes
+#   n10 (session 11): from weights/maze (n05), longer paths on larger mazes: maze_l3_train = 16,000 perfect/loopy
+#        mazes of 17-21 with paths of 40+, 8,000 each of maze_l2_perfect, maze_l1_perfect and maze_w1_obstacles,
+#        4,000 of n02's; 21x21 crop, lr 3e-5, warm-up 100; selection: perfect 17-21 with paths of 40+
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -38,7 +42,7 @@ run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAM
   trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
-for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09}; do
+for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -68,6 +72,10 @@ PY
            --eval-data data/maze_o1_select.csv --eval-size 100 --eval-minutes 10 \
            --batch-size 64 --lr 1e-4 --warmup 50 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-100}" ;;
+    n10) run n10 --canvas-crop 21 --init "${INIT:-weights/maze}" --data data/maze_l3_train.csv \
+           --eval-data data/maze_l3_select.csv --eval-size 50 --eval-minutes 15 \
+           --batch-size 64 --lr 3e-5 --warmup 100 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-80}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;

@@ -39,7 +39,7 @@ def eval_command(kind: str) -> Callable[..., None]:
         threads: ThreadsOption = None,
         json_output: JsonOption = False,
     ) -> None:
-        from trmsolve.hardware import set_threads
+        from trmsolve.hardware import describe, set_threads
         from trmsolve.models import load_model
         from trmsolve.options import SolveOptions
         from trmsolve.train import evaluate, evaluate_verified, load_data, tier_names
@@ -56,7 +56,8 @@ def eval_command(kind: str) -> Callable[..., None]:
         if verified:
             options = SolveOptions(views=views, max_steps=max_steps, batch_size=min(batch_size, 64))
             result["verified"] = evaluate_verified(network, kind, data, n, options, tiers=tiers)
-        report = {"data": str(data), "model": model, "dtype": str(network.dtype).removeprefix("torch."), **result}
+        dtype_name = str(network.dtype).removeprefix("torch.")
+        report = {"data": str(data), "model": model, "dtype": dtype_name, **result, "machine": describe(device.value)}
         print(json.dumps(report) if json_output else metrics_text(result), flush=True)
 
     command.__doc__ = (
