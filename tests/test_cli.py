@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import typer
-from conftest import REFERENCE, TRMSOLVE
+from conftest import REFERENCE, TRMSOLVE, interruptible
 from typer.testing import CliRunner
 
 from trmsolve import __version__
@@ -280,6 +280,7 @@ def test_json_lines_stay_whole_when_interrupted(models: dict[str, Path], tmp_pat
         [TRMSOLVE, "sudoku", puzzles, "-m", models["sudoku"], "--json", "-b", "1", "--no-halt"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=interruptible,
     )
     first = proc.stdout.readline()  # solving has started
     proc.send_signal(signal.SIGINT)

@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import pytest
+from conftest import interruptible
 from terminal import ROOT, TRMSOLVE, plain, run_cli
 
 EASY = "examples/sudoku/easy.txt"
@@ -124,15 +125,19 @@ def test_progress_shows_from_the_first_second_and_an_interrupt_says_how_far(tmp_
         stdout=subprocess.DEVNULL,
         stderr=device,
         env={**os.environ, "TERM": "xterm"},
+        preexec_fn=interruptible,
     )
     os.close(device)
     seen = b""
-    deadline = time.monotonic() + 120
-    while "/3000 puzzles" not in plain(seen.decode(errors="replace")) and time.monotonic() < deadline:
-        seen += os.read(controller, 4096)
-    assert "/3000 puzzles" in plain(seen.decode(errors="replace"))  # all the work counted, before any is done
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=120) == 130
+    try:
+        deadline = time.monotonic() + 120
+        while "/3000 puzzles" not in plain(seen.decode(errors="replace")) and time.monotonic() < deadline:
+            seen += os.read(controller, 4096)
+        assert "/3000 puzzles" in plain(seen.decode(errors="replace"))  # all the work counted, before any is done
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=120) == 130
+    finally:
+        process.kill()  # never left running when the test fails
     try:
         while chunk := os.read(controller, 4096):
             seen += chunk
