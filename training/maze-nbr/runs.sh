@@ -28,7 +28,8 @@
 #        collapsed (selection 4% all steps at 23 minutes), stopped by hand at 31 minutes
 #   n10 (session 11): from weights/maze (n05), longer paths on larger mazes: maze_l3_train = 16,000 perfect/loopy
 #        mazes of 17-21 with paths of 40+, 8,000 each of maze_l2_perfect, maze_l1_perfect and maze_w1_obstacles,
-#        4,000 of n02's; 21x21 crop, lr 3e-5, warm-up 100; selection: perfect 17-21 with paths of 40+
+#        4,000 of n02's; 21x21 crop, lr 3e-5, warm-up 100; selection: perfect 17-21 with paths of 40+;
+#        0 of 50 at 15 and 40 minutes, stopped by hand at 71
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
