@@ -25,7 +25,7 @@ import torch.nn.functional as F
 import trmsolve.model
 from trmsolve.hardware import describe
 from trmsolve.inference import pass_rows
-from trmsolve.model import RecursiveReasoningModel, neighbour_attention, neighbour_mask, stencil_keys
+from trmsolve.model import RecursiveReasoningModel, neighbour_attention, neighbour_mask, off_grid_keys
 from trmsolve.models import load_model
 
 SIDES = (9, 13, 17, 30)
@@ -51,9 +51,9 @@ def seconds(fn: Callable[[], object], repeats: int) -> float:
 
 def attention_times(side: int, batch: int, repeats: int) -> dict[str, float]:
     q, k, v = (torch.randn(batch, PREFIX + side * side, HEADS, HEAD_DIM, requires_grad=True) for _ in range(3))
-    on_grid = stencil_keys(side, side)
+    off_grid = off_grid_keys(side, side)
     ways = {
-        "stencil": lambda: neighbour_attention(q, k, v, on_grid, PREFIX),
+        "stencil": lambda: neighbour_attention(q, k, v, off_grid, PREFIX),
         "masked_dense": lambda: masked_dense(q, k, v, side, PREFIX),
     }
     times = {}

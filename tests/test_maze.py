@@ -325,13 +325,13 @@ def test_neighbour_attention_equals_attention_under_the_neighbour_mask(prefix: i
     import torch
     import torch.nn.functional as F
 
-    from trmsolve.model import neighbour_attention, neighbour_mask, stencil_keys
+    from trmsolve.model import neighbour_attention, neighbour_mask, off_grid_keys
 
     torch.manual_seed(rows + width + prefix)
     q, k, v = (torch.randn(3, prefix + rows * width, 4, 8) for _ in range(3))  # [B, T, heads, d]
     mask = neighbour_mask(torch.arange(rows * width), width, prefix)
     dense = F.scaled_dot_product_attention(*(t.transpose(1, 2) for t in (q, k, v)), attn_mask=mask).transpose(1, 2)
-    stencil = neighbour_attention(q, k, v, stencil_keys(rows, width), prefix)
+    stencil = neighbour_attention(q, k, v, off_grid_keys(rows, width), prefix)
     torch.testing.assert_close(stencil, dense, rtol=1e-5, atol=1e-5)
 
 

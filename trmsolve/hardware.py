@@ -52,7 +52,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
-@cache
 def _cpuinfo(*fields: str) -> str:
     """The value of the first of `fields` in /proc/cpuinfo (empty where there is none)."""
     try:
@@ -65,11 +64,13 @@ def _cpuinfo(*fields: str) -> str:
     return ""
 
 
+@cache
 def cpu_flags() -> frozenset[str]:
     """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo)."""
     return frozenset(_cpuinfo("flags", "Features").split())
 
 
+@cache
 def cpu_model() -> str:
     """The CPU's name as the kernel reports it, e.g. "Intel(R) Xeon(R) Processor"."""
     return _cpuinfo("model name", "Model") or platform.processor() or platform.machine()

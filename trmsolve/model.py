@@ -101,7 +101,7 @@ class Rotary(nn.Module):
 class Layout:
     """Where the tokens of a pass sit: rotary tables (cos, sin) and, for neighbour attention, either which
     tokens each may attend to ([T, T] bool, True = may) or, on large grids, which of each cell's five stencil
-    keys lie on the grid of cells after the `prefix` tokens (`stencil_keys`). Built once per ACT step, read by
+    keys lie off the grid of cells after the `prefix` tokens (`off_grid_keys`). Built once per ACT step, read by
     every block."""
 
     rotary: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -128,23 +128,23 @@ def neighbour_mask(positions: torch.Tensor, side: int, prefix: int) -> torch.Ten
 STENCIL_SHIFTS = ((1, 1), (0, 1), (2, 1), (1, 0), (1, 2))
 
 
-def stencil_keys(rows: int, width: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """[rows, width, 1, 5] bool: which of each cell's five stencil keys (STENCIL_SHIFTS) lie on the grid."""
-    inside = F.pad(torch.ones(rows, width, 1, device=device), (0, 0, 1, 1, 1, 1)).bool()  # [rows + 2, width + 2, 1]
-    return torch.stack([inside[r : r + rows, c : c + width] for r, c in STENCIL_SHIFTS], dim=-1)
+def off_grid_keys(rows: int, width: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """[rows, width, 1, 5] bool: which of each cell's five stencil keys (STENCIL_SHIFTS) lie off the grid."""
+    outside = F.pad(torch.zeros(rows, width, 1, device=device), (0, 0, 1, 1, 1, 1), value=1).bool()
+    return torch.stack([outside[r : r + rows, c : c + width] for r, c in STENCIL_SHIFTS], dim=-1)
 
 
 def neighbour_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, on_grid: torch.Tensor, prefix: int
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, off_grid: torch.Tensor, prefix: int
 ) -> torch.Tensor:
     """Attention in which a cell of the grid sees the prefix tokens, itself and its four neighbours, and a prefix
-    token sees everything. q, k, v [B, T, heads, d] with T = prefix + rows x width cells (row-major); `on_grid`
-    is `stencil_keys(rows, width)`. Returns the shape of q.
+    token sees everything. q, k, v [B, T, heads, d] with T = prefix + rows x width cells (row-major); `off_grid`
+    is `off_grid_keys(rows, width)`. Returns the shape of q.
 
     The softmax over at most prefix + 5 keys equals attention under the [T, T] mask of those pairs, in time
     linear in T: on the 901 tokens of a 30x30 maze, dense scores cost more than the stencil's extra passes."""
     batch, _, heads, dim = q.shape
-    rows, width = on_grid.shape[:2]
+    rows, width = off_grid.shape[:2]
     scale = dim**-0.5
     qc = q[:, prefix:].reshape(batch, rows, width, heads, dim) * scale
     pad = (0, 0, 0, 0, 1, 1, 1, 1)  # one cell of zeros around the grid
@@ -153,7 +153,7 @@ def neighbour_attention(
     near_k = [kg[:, r : r + rows, c : c + width] for r, c in STENCIL_SHIFTS]  # 5 x [B, rows, width, heads, d]
     near_v = [vg[:, r : r + rows, c : c + width] for r, c in STENCIL_SHIFTS]
     scores = torch.stack([(qc * key).sum(-1) for key in near_k], dim=-1)  # [B, rows, width, heads, 5]
-    scores = scores.masked_fill(~on_grid, float("-inf"))
+    scores = scores.masked_fill(off_grid, float("-inf"))
     if prefix:
         prefix_scores = torch.einsum("brwhd,bphd->brwhp", qc, k[:, :prefix])  # [B, rows, width, heads, prefix]
         scores = torch.cat((prefix_scores, scores), dim=-1)
@@ -388,7 +388,7 @@ class RecursiveReasoningModel(nn.Module):
         cells = torch.arange(self.config.seq_len, device=self.device) if positions is None else positions
         if self.num_prefix_tokens + len(cells) >= STENCIL_MIN_TOKENS:  # a crop is the canvas's top-left square
             width = self.config.canvas_side if positions is None else math.isqrt(len(positions))
-            stencil = stencil_keys(len(cells) // width, width, self.device)
+            stencil = off_grid_keys(len(cells) // width, width, self.device)
             return Layout(rotary, stencil=stencil, prefix=self.num_prefix_tokens)
         return Layout(rotary, attn_mask=neighbour_mask(cells, self.config.canvas_side, self.num_prefix_tokens))
 
