@@ -151,6 +151,24 @@ def test_init_starts_from_the_given_weights_with_a_fresh_optimiser(tmp_path: Pat
     assert batch["inputs"].shape[0] == config.batch_size
 
 
+def test_init_may_change_the_recursion_but_no_weight(tmp_path: Path) -> None:
+    """`train --init DIR --h-cycles 2`: the same weights, run with the cycle counts typed; the width may not change."""
+    first = Trainer(tiny_config(tmp_path / "a", 2), log=lambda _: None)
+    first.export(tmp_path / "exported")
+    command = [TRMSOLVE, "train", "maze", "--init", str(tmp_path / "exported"), "--data", str(DATA / "maze_64.csv")]
+    run = tmp_path / "b"
+    typed = ("--h-cycles", "2", "--max-steps", "5", "--hidden-size", "64", "--batch-size", "4")
+    subprocess.run([*command, "-o", str(run), "--minutes", "0.01", "--threads", "1", *typed], check=True)
+    recorded = TrainConfig.from_dict(json.loads((run / "train_config.json").read_text()))
+    assert recorded.init_overrides == {"H_cycles": 2, "halt_max_steps": 5}  # not --l-cycles: it was not typed
+    assert (recorded.model.H_cycles, recorded.model.halt_max_steps) == (2, 5)
+    assert recorded.model.L_cycles == 1 and recorded.model.hidden_size == 32  # the initial model's
+
+    config = dataclasses.replace(tiny_config(tmp_path / "c", 2), init=str(tmp_path / "exported"))
+    with pytest.raises(TrmsolveError, match="hidden_size cannot change"):
+        Trainer(dataclasses.replace(config, init_overrides={"hidden_size": 64}), log=lambda _: None)
+
+
 def test_a_canvas_crop_trains_on_the_square_the_mazes_occupy(tmp_path: Path) -> None:
     from trmsolve.data import maze
 

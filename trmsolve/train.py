@@ -74,6 +74,8 @@ class TrainConfig:
     augment: bool = True
     dtype: str = "auto"  # of the matmuls: auto, float32, bfloat16 (autocast)
     init: str | None = None  # start from this model's weights (a bundled name or directory), fresh optimiser
+    # With `init`: model fields that replace the initial model's. Only those no weight depends on.
+    init_overrides: dict[str, int] = field(default_factory=dict)
     seed: int = 0
     max_minutes: float | None = None
     checkpoint_minutes: float = 5.0
@@ -701,9 +703,13 @@ def evaluate_verified(
 ROUTES = ("as given", "more steps", "other view")
 
 
+# Model fields a run may change from its initial model's: no weight's shape or meaning depends on them.
+WEIGHT_FREE_FIELDS = ("H_cycles", "L_cycles", "halt_max_steps", "canvas_crop")
+
+
 def load_initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
     """The state dict of `config.init`, whose architecture replaces `config.model` (data sizes must agree; a
-    canvas crop asked for is kept)."""
+    canvas crop and the `init_overrides` asked for are kept)."""
     if not config.init:
         return None
     from trmsolve.models import load_model
@@ -716,8 +722,13 @@ def load_initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
             f"{config.init}: has {model.config.num_puzzle_identifiers} puzzle identifiers, "
             f"the data {config.model.num_puzzle_identifiers}"
         )
-    # The canvas crop changes no weight: a run may start a model on smaller (or larger) mazes than it last saw.
-    config.model = replace(model.config, canvas_crop=config.model.canvas_crop or model.config.canvas_crop)
+    # The canvas crop changes no weight: a run may start a model on smaller (or larger) mazes than it last saw;
+    # nor does the recursion: the same network may be trained to take fewer cycles a step and more steps.
+    unknown = set(config.init_overrides) - set(WEIGHT_FREE_FIELDS)
+    if unknown:
+        raise TrmsolveError(f"{config.init}: {', '.join(sorted(unknown))} cannot change from the initial model")
+    crop = config.model.canvas_crop or model.config.canvas_crop
+    config.model = replace(model.config, canvas_crop=crop, **config.init_overrides)
     return model.state_dict()
 
 

@@ -223,7 +223,13 @@ def train(
     ] = 1.0,
     hidden_size: Annotated[int, typer.Option()] = 256,
     num_heads: Annotated[int, typer.Option()] = 4,
-    h_cycles: Annotated[int, typer.Option()] = 3,
+    h_cycles: Annotated[
+        int,
+        typer.Option(
+            help="With --init, replaces the initial model's, as do --l-cycles and --max-steps (no weight "
+            "depends on them)."
+        ),
+    ] = 3,
     l_cycles: Annotated[int | None, typer.Option(help="Default: 6 for sudoku, 4 otherwise.")] = None,
     layers: Annotated[int, typer.Option()] = 2,
     mlp_t: Annotated[bool | None, typer.Option("--mlp-t/--attention", help="Default: mlp-t for sudoku.")] = None,
@@ -289,6 +295,15 @@ def train(
         threads=threads,
         dtype=dtype.value,
         init=init,
+        init_overrides={
+            field: value
+            for option, field, value in (
+                ("h_cycles", "H_cycles", h_cycles),
+                ("l_cycles", "L_cycles", l_cycles),
+                ("max_steps", "halt_max_steps", max_steps),
+            )
+            if init and _typed(ctx, option)
+        },
         eval_size=eval_size,
         eval_minutes=eval_minutes,
         puzzle_emb_lr=puzzle_emb_lr,
