@@ -77,10 +77,13 @@ def flops_per_puzzle_step(config: ModelConfig, length: int | None = None) -> flo
 
 
 @torch.inference_mode()
-def time_steps(model: RecursiveReasoningModel, batch: int, inputs: torch.Tensor, steps: int) -> float:
-    """Seconds per refinement step of `batch` puzzles (after one warm-up step)."""
+def time_steps(
+    model: RecursiveReasoningModel, batch: int, inputs: torch.Tensor, steps: int, rows: int | None = None
+) -> float:
+    """Seconds per refinement step of `batch` puzzles (after one warm-up step), `rows` puzzles a pass through
+    the network (default: as trmsolve runs them)."""
     positions = model.canvas_positions(inputs)
-    rows = pass_rows(model, positions)  # puzzles a pass through the network, as trmsolve runs them
+    rows = rows or pass_rows(model, positions)
     x = model.embed(inputs, None, positions)
     carry = model.initial_carry(batch, positions)
     carry = model.step(carry, x, positions, rows).carry
