@@ -30,6 +30,10 @@
 #        mazes of 17-21 with paths of 40+, 8,000 each of maze_l2_perfect, maze_l1_perfect and maze_w1_obstacles,
 #        4,000 of n02's; 21x21 crop, lr 3e-5, warm-up 100; selection: perfect 17-21 with paths of 40+;
 #        0 of 50 at 15 and 40 minutes, stopped by hand at 71
+#   n11 (session 12): from weights/maze (n05) with one H cycle a step instead of three (--h-cycles 1 with --init:
+#        the same weights; an ACT step reaches 10 cells instead of 30, so paths longer than that must be carried
+#        from step to step, and a step costs 15 instead of 25 units of work), on n07's data (maze_o1_train), 17x17
+#        crop, lr 1e-4, warm-up 50, keeps RUN/best; run with MINUTES=165 beside the session's other work
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -43,7 +47,7 @@ run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAM
   trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
-for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10}; do
+for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -77,6 +81,10 @@ PY
            --eval-data data/maze_l3_select.csv --eval-size 50 --eval-minutes 15 \
            --batch-size 64 --lr 3e-5 --warmup 100 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-80}" ;;
+    n11) run n11 --canvas-crop 17 --init "${INIT:-weights/maze}" --h-cycles 1 --data data/maze_o1_train.csv \
+           --eval-data data/maze_o1_select.csv --eval-size 100 --eval-minutes 15 \
+           --batch-size 64 --lr 1e-4 --warmup 50 --weight-decay 0.1 --total-steps 2000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-165}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
