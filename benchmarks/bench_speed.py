@@ -140,6 +140,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="skip batches slower than this a step")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
+    parser.add_argument("--only", nargs="+", default=None, help="just the models whose names contain one of these")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -156,6 +157,8 @@ def main() -> None:
     torch.manual_seed(0)
     for name, values in STAND_INS.items():
         models[name] = RecursiveReasoningModel(ModelConfig(**values)).eval()
+    if args.only:
+        models = {name: model for name, model in models.items() if any(part in name for part in args.only)}
     rows: list[dict[str, Any]] = []
     print(f"{'model':42} {'batch':>5} {'GFLOP/step':>10} {'steps/s':>9} {'puzzles/s':>9} {'GFLOP/s':>8} {'of peak':>7}")
     for name, model in models.items():
