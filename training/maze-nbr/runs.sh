@@ -34,6 +34,9 @@
 #        the same weights; an ACT step reaches 10 cells instead of 30, so paths longer than that must be carried
 #        from step to step, and a step costs 15 instead of 25 units of work), on n07's data (maze_o1_train), 17x17
 #        crop, lr 1e-4, warm-up 50, keeps RUN/best; run with MINUTES=165 beside the session's other work
+#   n12 (session 12): from n11's best evaluation (step 267: `cp -r training/maze-nbr/n11/best runs/maze-nbr/n11_s267`),
+#        session 9's maze_l2_train (perfect/loopy 13-17 with paths of 24+, obstacle fields 13-17 with 18+, 8,000 of
+#        n02's), lr 3e-5, warm-up 20, two threads, 32 minutes; its best evaluation (step 357) is weights/maze
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -47,7 +50,7 @@ run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAM
   trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
-for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11}; do
+for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -85,6 +88,10 @@ PY
            --eval-data data/maze_o1_select.csv --eval-size 100 --eval-minutes 15 \
            --batch-size 64 --lr 1e-4 --warmup 50 --weight-decay 0.1 --total-steps 2000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-165}" ;;
+    n12) run n12 --init "${INIT:-runs/maze-nbr/n11_s267}" --data data/maze_l2_train.csv \
+           --eval-data data/maze_l2_select.csv --eval-size 100 --eval-minutes 8 \
+           --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-2}" \
+           --minutes "${MINUTES:-32}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
