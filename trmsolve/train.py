@@ -728,7 +728,7 @@ def load_initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
     if unknown:
         raise TrmsolveError(f"{config.init}: {', '.join(sorted(unknown))} cannot change from the initial model")
     crop = config.model.canvas_crop or model.config.canvas_crop
-    config.model = replace(model.config, canvas_crop=crop, **config.init_overrides)
+    config.model = replace(model.config, **{"canvas_crop": crop, **config.init_overrides})
     return model.state_dict()
 
 
