@@ -2,8 +2,8 @@
 
 A CPU runs a batch fastest when one pass's activations stay in its cache; `trmsolve.hardware.rows_per_pass`
 picks the rows from the L2 cache size and `CACHE_SHARE`. This times one refinement step of a batch of 64 at
-each number of rows a pass, for the bundled models (the maze one on its 13x13 crop and on a 17x17 maze), best
-of --repeats, and prints the rows the rule picks beside the fastest.
+each number of rows a pass, for the bundled models (the maze one on a 13x13 and on a 17x17 maze, each on the
+square its config's crop gives it), best of --repeats, and prints the rows the rule picks beside the fastest.
 
     python benchmarks/bench_rows.py --out benchmarks/results/rows_per_pass.json     # on an idle CPU
 

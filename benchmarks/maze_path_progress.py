@@ -17,10 +17,10 @@ import torch
 
 from trmsolve.data.maze import load_tokens
 from trmsolve.inference import refine
-from trmsolve.kinds.maze import CHAR_TO_TOKEN
+from trmsolve.kinds.maze import CHAR_TO_TOKEN, PATH
 from trmsolve.models import load_model
 
-PATH_TOKEN = int(CHAR_TO_TOKEN[ord("o")])
+PATH_TOKEN = int(CHAR_TO_TOKEN[PATH])
 REPORTED = (1, 2, 4, 8, 16, 24, 32, 48, 64)
 
 
@@ -40,10 +40,11 @@ def main() -> None:
     with torch.inference_mode():
         for record in refine(model, inputs, max_steps=args.steps, halt=False):
             if record.step in REPORTED or record.step == args.steps:
-                drawn = record.logits.argmax(-1).numpy() == PATH_TOKEN
+                predicted = record.predictions.numpy()
+                drawn = predicted == PATH_TOKEN
                 recall = (drawn & on_path).sum() / on_path.sum()
                 off_path = (drawn & ~on_path).sum(1).mean()
-                exact = (record.logits.argmax(-1).numpy() == labels).all(1).sum()
+                exact = (predicted == labels).all(1).sum()
                 print(f"step {record.step:3}: path cells drawn {recall:4.0%}, off-path cells a maze {off_path:4.1f}, "
                       f"exact {exact} of {len(inputs)}")  # fmt: skip
 
