@@ -76,3 +76,37 @@ def test_a_step_in_passes_gives_what_one_pass_gives() -> None:
     assert torch.equal(whole.logits.argmax(-1), parts.logits.argmax(-1))
     assert torch.allclose(whole.carry.z_H, parts.carry.z_H, atol=1e-4)
     assert torch.allclose(whole.q_halt_logits, parts.q_halt_logits, atol=1e-4)
+
+
+def test_pass_slices_share_the_batch_among_workers() -> None:
+    def sizes(batch: int, rows: int | None, workers: int) -> list[int]:
+        return [s.stop - s.start for s in hardware.pass_slices(batch, rows, workers)]
+
+    assert sizes(64, 9, 1) == [8] * 8  # equal shares of at most `rows`
+    assert sizes(8, 9, 2) == [4, 4]  # one pass would leave a core idle
+    assert sizes(5, 9, 2) == [3, 2]
+    assert sizes(1, 9, 2) == [1]
+    assert sizes(64, None, 2) == [64]  # a GPU: all at once
+
+
+def test_side_by_side_passes_compute_what_one_thread_computes() -> None:
+    """Two passes on two threads give bit for bit the logits of the same passes one after the other, run in the
+    caller's inference mode, and leave torch's thread count as it was."""
+    from trmsolve.models import load_model
+
+    model = load_model("sudoku", dtype="float32")
+    inputs = torch.randint(1, 11, (8, 81))
+    x, carry = model.embed(inputs, None), model.initial_carry(8)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with torch.inference_mode():
+            alone = model.step(carry, x, rows=4)
+        torch.set_num_threads(2)
+        with torch.inference_mode():
+            side_by_side = model.step(carry, x, rows=4)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(alone.logits, side_by_side.logits)
+    assert side_by_side.logits.is_inference() and not side_by_side.logits.requires_grad

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trmsolve.config import CheckpointInfo, ModelConfig
+from trmsolve.hardware import map_passes, pass_slices, pass_workers
 
 
 def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
@@ -434,9 +435,11 @@ class RecursiveReasoningModel(nn.Module):
         """One ACT step from `carry` given the input embedding `x` (inference; the carry is detached).
         With `positions` (a canvas crop), the logits cover just those cells. `rows` caps the puzzles run
         through the network at once (`hardware.rows_per_pass`: a CPU is fastest when they fit its cache)."""
-        if rows is not None and x.shape[0] > rows:
-            slices = [slice(i, i + rows) for i in range(0, x.shape[0], rows)]
-            return StepOutput.cat([self.step(carry.select(part), x[part], positions) for part in slices])
+        slices = pass_slices(x.shape[0], rows, pass_workers(self.device))
+        if len(slices) > 1:
+            return StepOutput.cat(
+                map_passes(lambda part: self.step(carry.select(part), x[part], positions), slices, self.device)
+            )
         new = self.reason(carry, x, positions)
         return StepOutput(Carry(new.z_H.detach(), new.z_L.detach()), *self.heads(new.z_H))
 
