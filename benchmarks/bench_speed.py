@@ -2,10 +2,12 @@
 
 In one run: the machine's fp32 (and bf16) matmul peak, then for each model and batch size (1, 8, 64, 256)
 the puzzle-steps per second of the refinement step as `trmsolve` runs it (inference mode, the carry kept
-between steps, as many puzzles a pass as fit the CPU's cache), the FLOPs of one puzzle-step computed from
-the model's config, and the achieved fraction of the fp32 peak. Stand-ins have random weights in the
-published layout (TRM, hidden 512, 8 heads, H_cycles 3, 2 layers, 16 puzzle-embedding tokens; Sudoku
-L_cycles 6 over 81 cells, mlp_t or attention; maze/ARC L_cycles 4 over the 900-cell canvas). A batch whose
+between steps, as many puzzles a pass as fit the CPU's cache, the passes side by side on the threads), the
+FLOPs of one puzzle-step computed from the model's config, and the achieved fraction of the peak (fp32; with
+`--dtype bfloat16` the bf16 peak: the models run in bfloat16, as `--dtype auto` runs them where bf16 is
+native). Stand-ins have random weights in the published layout (TRM, hidden 512, 8 heads, H_cycles 3, 2
+layers, 16 puzzle-embedding tokens; Sudoku L_cycles 6 over 81 cells, mlp_t or attention; maze/ARC L_cycles 4
+over the 900-cell canvas). A batch whose
 single step would take longer than --max-seconds (estimated from the batch before it) is skipped and says so.
 
     python benchmarks/bench_speed.py --out benchmarks/results/speed.json     # on an idle CPU
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from typing import Any
 import torch
 
 from trmsolve.config import ModelConfig
-from trmsolve.hardware import cpu_flags, describe
+from trmsolve.hardware import cpu_flags, describe, map_passes, pass_slices, pass_workers
 from trmsolve.inference import pass_rows
 from trmsolve.model import RecursiveReasoningModel, swiglu_width
 from trmsolve.models import load_model
@@ -78,25 +81,36 @@ def flops_per_puzzle_step(config: ModelConfig, length: int | None = None) -> flo
 
 @torch.inference_mode()
 def time_steps(
-    model: RecursiveReasoningModel, batch: int, inputs: torch.Tensor, steps: int, rows: int | None = None
+    model: RecursiveReasoningModel,
+    batch: int,
+    inputs: torch.Tensor,
+    steps: int,
+    rows: int | None = None,
+    min_seconds: float = 0.0,
 ) -> float:
     """Seconds per refinement step of `batch` puzzles (after one warm-up step), `rows` puzzles a pass through
-    the network (default: as trmsolve runs them)."""
+    the network (default: as trmsolve runs them): the median of runs of `steps` steps repeated for at least
+    `min_seconds` (a single puzzle's step takes milliseconds; one short run of it is mostly noise)."""
     positions = model.canvas_positions(inputs)
     rows = rows or pass_rows(model, positions)
     x = model.embed(inputs, None, positions)
     carry = model.initial_carry(batch, positions)
     carry = model.step(carry, x, positions, rows).carry
-    start = time.perf_counter()
-    for _ in range(steps):
-        carry = model.step(carry, x, positions, rows).carry
-    return (time.perf_counter() - start) / steps
+    runs: list[float] = []
+    deadline = time.perf_counter() + min_seconds
+    while not runs or time.perf_counter() < deadline:
+        start = time.perf_counter()
+        for _ in range(steps):
+            carry = model.step(carry, x, positions, rows).carry
+        runs.append((time.perf_counter() - start) / steps)
+    return statistics.median(runs)
 
 
 @torch.inference_mode()
 def linear_ceiling(model: RecursiveReasoningModel, batch: int, inputs: torch.Tensor) -> float:
-    """GFLOP/s of the model's own linear layers timed alone, at the shapes one step gives them: what the
-    matmul library reaches on these (often thin) shapes, before any other operation's cost."""
+    """GFLOP/s of the model's own linear layers timed alone, at the shapes one step gives them and side by side
+    as its passes run: what the matmul library reaches on these (often thin) shapes, before any other
+    operation's cost."""
     from collections import Counter
 
     shapes: Counter[tuple[int, int, int]] = Counter()
@@ -111,17 +125,22 @@ def linear_ceiling(model: RecursiveReasoningModel, batch: int, inputs: torch.Ten
     finally:
         for hook in hooks:
             hook.remove()
+    passes = pass_slices(batch, pass_rows(model, model.canvas_positions(inputs)), pass_workers(model.device))
+    workers = min(pass_workers(model.device), len(passes))
     flops = seconds = 0.0
     for (m, k, n), count in shapes.items():
-        a, w = torch.randn(m, k), torch.randn(n, k)
-        for _ in range(2):
-            a @ w.t()
+        a, w = torch.randn(m, k, dtype=model.dtype), torch.randn(n, k, dtype=model.dtype)
+        map_passes(lambda _, a=a, w=w: multiply(a, w, 2), range(workers), model.device)
         start = time.perf_counter()
-        for _ in range(3):
-            a @ w.t()
-        seconds += (time.perf_counter() - start) / 3 * count
+        map_passes(lambda _, a=a, w=w: multiply(a, w, 3), range(workers), model.device)  # as the passes run
+        seconds += (time.perf_counter() - start) / (3 * workers) * count
         flops += 2 * m * k * n * count
     return flops / seconds / 1e9
+
+
+def multiply(a: torch.Tensor, w: torch.Tensor, repeats: int) -> None:
+    for _ in range(repeats):
+        a @ w.t()
 
 
 def sample_inputs(config: ModelConfig, batch: int) -> torch.Tensor:
@@ -138,6 +157,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                        help="the models' number format; fractions are of this format's matmul peak")  # fmt: skip
+    parser.add_argument("--min-seconds", type=float, default=3.0, help="repeat each measurement this long at least")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="skip batches slower than this a step")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
     parser.add_argument("--only", nargs="+", default=None, help="just the models whose names contain one of these")
@@ -152,11 +174,11 @@ def main() -> None:
           f"native bf16: {machine['native_bf16']}")  # fmt: skip
     print(f"matmul peak: fp32 {peak['float32']:.0f} GFLOP/s, bf16 {peak['bfloat16']:.0f} GFLOP/s")
     models: dict[str, RecursiveReasoningModel] = {
-        f"bundled {name}": load_model(name, dtype="float32") for name in ("sudoku", "maze", "arc-demo")
+        f"bundled {name}": load_model(name, dtype=args.dtype) for name in ("sudoku", "maze", "arc-demo")
     }
     torch.manual_seed(0)
     for name, values in STAND_INS.items():
-        models[name] = RecursiveReasoningModel(ModelConfig(**values)).eval()
+        models[name] = RecursiveReasoningModel(ModelConfig(**values)).to(getattr(torch, args.dtype)).eval()
     if args.only:
         models = {name: model for name, model in models.items() if any(part in name for part in args.only)}
     rows: list[dict[str, Any]] = []
@@ -173,7 +195,8 @@ def main() -> None:
                 rows.append({"model": name, "batch": batch, "skipped": f"~{estimate * batch:.0f} s a step"})
                 print(f"{name:42} {batch:>5} skipped (~{estimate * batch:.0f} s a step)")
                 continue
-            seconds = time_steps(model, batch, inputs, args.steps if batch < 64 else max(1, args.steps - 1))
+            steps = args.steps if batch < 64 else max(1, args.steps - 1)
+            seconds = time_steps(model, batch, inputs, steps, min_seconds=args.min_seconds)
             estimate = seconds / batch
             rate = batch / seconds
             achieved = rate * flops / 1e9
@@ -184,17 +207,18 @@ def main() -> None:
                 "puzzle_steps_per_s": round(rate, 2),
                 "puzzles_per_s_at_16_steps": round(rate / 16, 3),
                 "gflop_per_s": round(achieved, 1),
-                "fraction_of_fp32_peak": round(achieved / peak["float32"], 3),
+                "dtype": args.dtype,
+                "fraction_of_peak": round(achieved / peak[args.dtype], 3),
             }
             if batch == DEFAULT_BATCH_SIZE:  # the ceiling the model's own matmul shapes set, at the default batch
                 ceiling = linear_ceiling(model, batch, inputs)
                 row["linear_layers_alone_gflop_per_s"] = round(ceiling, 1)
-                row["linear_layers_alone_fraction_of_peak"] = round(ceiling / peak["float32"], 3)
+                row["linear_layers_alone_fraction_of_peak"] = round(ceiling / peak[args.dtype], 3)
             rows.append(row)
             alone = row.get("linear_layers_alone_fraction_of_peak")
             note = f"   (linear layers alone: {alone:.0%})" if alone else ""
             print(f"{name:42} {batch:>5} {flops / 1e9:>10.2f} {rate:>9.2f} {rate / 16:>9.3f} {achieved:>8.1f} "
-                  f"{achieved / peak['float32']:>6.0%}{note}")  # fmt: skip
+                  f"{achieved / peak[args.dtype]:>6.0%}{note}")  # fmt: skip
     report = {
         "cpu": cpu,
         "flags_bf16": sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx")),
