@@ -3,7 +3,8 @@
 The two give the same result (tests/test_maze.py); this times them at the bundled maze model's attention shape
 (4 heads of 32) on the squares a maze runs on (9x9 to the full 30x30 canvas, one prefix token): the forward
 pass alone (solving) and forward plus backward (training), then one refinement step of the bundled maze model
-at each size, as `trmsolve maze` runs it, both ways. `trmsolve.model.STENCIL_MIN_TOKENS` picks between them.
+at each size, as `trmsolve maze` runs it, both ways. `trmsolve.model.STENCIL_MIN_TOKENS` picks between them
+(`STENCIL_MIN_TOKENS_BF16_CPU` in bfloat16 on a CPU: `--dtype bfloat16` times both ways in that format).
 
     python benchmarks/bench_neighbour.py --threads 1 --out benchmarks/results/neighbour_attention.json
 
@@ -49,8 +50,9 @@ def seconds(fn: Callable[[], object], repeats: int) -> float:
     return best
 
 
-def attention_times(side: int, batch: int, repeats: int) -> dict[str, float]:
-    q, k, v = (torch.randn(batch, PREFIX + side * side, HEADS, HEAD_DIM, requires_grad=True) for _ in range(3))
+def attention_times(side: int, batch: int, repeats: int, dtype: torch.dtype) -> dict[str, float]:
+    shape = (batch, PREFIX + side * side, HEADS, HEAD_DIM)
+    q, k, v = (torch.randn(shape, dtype=dtype, requires_grad=True) for _ in range(3))
     off_grid = off_grid_keys(side, side)
     ways = {
         "stencil": lambda: neighbour_attention(q, k, v, off_grid, PREFIX),
@@ -67,12 +69,12 @@ def attention_times(side: int, batch: int, repeats: int) -> dict[str, float]:
 @contextmanager
 def stencil_from(tokens: int) -> Iterator[None]:
     """The model takes the stencil from `tokens` on inside the block, its own threshold after."""
-    saved = trmsolve.model.STENCIL_MIN_TOKENS
-    trmsolve.model.STENCIL_MIN_TOKENS = tokens
+    saved = trmsolve.model.STENCIL_MIN_TOKENS, trmsolve.model.STENCIL_MIN_TOKENS_BF16_CPU
+    trmsolve.model.STENCIL_MIN_TOKENS = trmsolve.model.STENCIL_MIN_TOKENS_BF16_CPU = tokens
     try:
         yield
     finally:
-        trmsolve.model.STENCIL_MIN_TOKENS = saved
+        trmsolve.model.STENCIL_MIN_TOKENS, trmsolve.model.STENCIL_MIN_TOKENS_BF16_CPU = saved
 
 
 def model_step(model: RecursiveReasoningModel, side: int, batch: int, repeats: int, stencil: bool) -> float:
@@ -94,21 +96,24 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = load_model("maze", dtype="float32").eval()
+    model = load_model("maze", dtype=args.dtype).eval()
     rows = []
     for side in SIDES:
-        row = {"side": side, "tokens": PREFIX + side * side, **attention_times(side, args.batch, args.repeats)}
+        times = attention_times(side, args.batch, args.repeats, model.dtype)
+        row = {"side": side, "tokens": PREFIX + side * side, **times}
         for name, stencil in (("stencil", True), ("masked_dense", False)):
             steps_per_s = model_step(model, side, args.batch, args.repeats, stencil)
             row[f"model_{name}_puzzle_steps_per_s"] = round(steps_per_s, 2)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    result = {"machine": describe(), "threads": torch.get_num_threads(), "batch": args.batch, "rows": rows}
+    result = {"machine": describe(), "threads": torch.get_num_threads(), "batch": args.batch, "dtype": args.dtype,
+              "rows": rows}  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -335,6 +335,21 @@ def test_neighbour_attention_equals_attention_under_the_neighbour_mask(prefix: i
     torch.testing.assert_close(stencil, dense, rtol=1e-5, atol=1e-5)
 
 
+def test_bfloat16_on_a_cpu_takes_the_stencil_at_every_size() -> None:
+    """In float32 a small crop runs masked dense attention; in bfloat16 on a CPU (weights or autocast, as
+    training runs) the masked kernel is the slow one and the stencil runs (benchmarks/bench_neighbour.py)."""
+    import torch
+
+    from trmsolve.models import load_model
+
+    cells = torch.arange(9)[:, None] * 30 + torch.arange(9)[None, :]  # a 9x9 crop: 82 tokens
+    model = load_model("maze", dtype="float32")
+    assert model.layout(cells.reshape(-1)).stencil is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model.layout(cells.reshape(-1)).stencil is not None
+    assert load_model("maze", dtype="bfloat16").layout(cells.reshape(-1)).stencil is not None
+
+
 def test_neighbour_attention_moves_information_one_cell_per_block() -> None:
     """With neighbour attention one block sees only the four neighbours, so after the two-layer network a
     change of one cell reaches cells two steps away and no further (no prefix token: no global channel)."""

@@ -112,8 +112,10 @@ class Layout:
 
 
 # From this many tokens on, neighbour attention runs as a five-cell stencil rather than masked dense attention:
-# dense attention's fused kernel wins on small grids, the stencil on large ones (benchmarks/bench_neighbour.py).
+# in float32 dense attention's fused kernel wins on small grids, the stencil on large ones; in bfloat16 on a CPU
+# the masked kernel is slow at every size and the stencil always runs (benchmarks/bench_neighbour.py).
 STENCIL_MIN_TOKENS = 500
+STENCIL_MIN_TOKENS_BF16_CPU = 0
 
 
 def neighbour_mask(positions: torch.Tensor, side: int, prefix: int) -> torch.Tensor:
@@ -165,6 +167,11 @@ def neighbour_attention(
         first = F.scaled_dot_product_attention(*(t.transpose(1, 2) for t in (q[:, :prefix], k, v))).transpose(1, 2)
         return torch.cat((first, cells.reshape(batch, rows * width, heads, dim)), dim=1)
     return cells.reshape(batch, rows * width, heads, dim)
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The number format autocast gives matmuls on `device` here, or None where autocast is off."""
+    return torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else None
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -387,7 +394,9 @@ class RecursiveReasoningModel(nn.Module):
         if not self.config.neighbour_attention:
             return Layout(rotary)
         cells = torch.arange(self.config.seq_len, device=self.device) if positions is None else positions
-        if self.num_prefix_tokens + len(cells) >= STENCIL_MIN_TOKENS:  # a crop is the canvas's top-left square
+        bf16_cpu = self.device.type == "cpu" and torch.bfloat16 in (self.dtype, autocast_dtype(self.device))
+        threshold = STENCIL_MIN_TOKENS_BF16_CPU if bf16_cpu else STENCIL_MIN_TOKENS
+        if self.num_prefix_tokens + len(cells) >= threshold:  # a crop is the canvas's top-left square
             width = self.config.canvas_side if positions is None else math.isqrt(len(positions))
             stencil = off_grid_keys(len(cells) // width, width, self.device)
             return Layout(rotary, stencil=stencil, prefix=self.num_prefix_tokens)
