@@ -66,7 +66,7 @@ def test_rows_per_pass_fit_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_step_in_passes_gives_what_one_pass_gives() -> None:
     from trmsolve.models import load_model
 
-    model = load_model("sudoku")
+    model = load_model("sudoku", dtype="float32")  # a float32 tolerance; bf16 kernels may round by row count
     inputs = torch.randint(1, 11, (7, 81))
     x = model.embed(inputs, None)
     carry = model.initial_carry(7)
