@@ -7,8 +7,8 @@ FLOPs of one puzzle-step computed from the model's config, and the achieved frac
 `--dtype bfloat16` the bf16 peak: the models run in bfloat16, as `--dtype auto` runs them where bf16 is
 native). Stand-ins have random weights in the published layout (TRM, hidden 512, 8 heads, H_cycles 3, 2
 layers, 16 puzzle-embedding tokens; Sudoku L_cycles 6 over 81 cells, mlp_t or attention; maze/ARC L_cycles 4
-over the 900-cell canvas). A batch whose
-single step would take longer than --max-seconds (estimated from the batch before it) is skipped and says so.
+over the 900-cell canvas). A batch whose single step would take longer than --max-seconds (estimated from the
+batch before it) is skipped and says so.
 
     python benchmarks/bench_speed.py --out benchmarks/results/speed.json     # on an idle CPU
 

@@ -110,3 +110,26 @@ def test_side_by_side_passes_compute_what_one_thread_computes() -> None:
         torch.set_num_threads(threads)
     assert torch.equal(alone.logits, side_by_side.logits)
     assert side_by_side.logits.is_inference() and not side_by_side.logits.requires_grad
+
+
+def test_side_by_side_passes_run_under_the_callers_autocast() -> None:
+    """Autocast is kept per thread: the pass workers take the caller's, so a bf16-autocast step gives in passes
+    side by side what it gives in one thread, and not the float32 answer."""
+    from trmsolve.models import load_model
+
+    model = load_model("sudoku", dtype="float32")
+    inputs = torch.randint(1, 11, (8, 81))
+    x, carry = model.embed(inputs, None), model.initial_carry(8)
+    threads = torch.get_num_threads()
+    try:
+        outputs = []
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+                outputs.append(model.step(carry, x, rows=4).carry.z_H)
+        with torch.inference_mode():
+            plain = model.step(carry, x, rows=4).carry.z_H
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(outputs[0], outputs[1])
+    assert not torch.equal(outputs[1], plain)  # the workers did not fall back to float32 matmuls

@@ -135,7 +135,7 @@ def map_passes(run: Callable[[Part], Result], parts: Sequence[Part], device: tor
     workers = min(pass_workers(device), len(parts))
     if workers <= 1:
         return [run(part) for part in parts]
-    modes = _thread_modes()
+    modes = torch.is_grad_enabled(), torch.is_inference_mode_enabled(), autocast_dtype(device)
     pool = _pools.get(workers) or _pools.setdefault(workers, ThreadPoolExecutor(workers, "trmsolve-pass"))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -145,22 +145,18 @@ def map_passes(run: Callable[[Part], Result], parts: Sequence[Part], device: tor
         torch.set_num_threads(threads)
 
 
-def _thread_modes() -> tuple[bool, bool, bool, torch.dtype]:
-    """This thread's autograd and autocast modes, which torch keeps per thread."""
-    return (
-        torch.is_grad_enabled(),
-        torch.is_inference_mode_enabled(),
-        torch.is_autocast_enabled("cpu"),
-        torch.get_autocast_dtype("cpu"),
-    )
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The number format autocast gives matmuls on `device` in this thread, or None where autocast is off."""
+    return torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else None
 
 
-def _with_modes(modes: tuple[bool, bool, bool, torch.dtype], run: Callable[[Part], Result], part: Part) -> Result:
-    grad, inference, autocast, autocast_dtype = modes
+def _with_modes(modes: tuple[bool, bool, torch.dtype | None], run: Callable[[Part], Result], part: Part) -> Result:
+    """`run(part)` in a pass worker under the caller's autograd and autocast modes, which torch keeps per thread."""
+    grad, inference, autocast = modes
     with ExitStack() as stack:
         stack.enter_context(torch.inference_mode(inference))
         stack.enter_context(torch.set_grad_enabled(grad))
-        stack.enter_context(torch.autocast("cpu", dtype=autocast_dtype, enabled=autocast))
+        stack.enter_context(torch.autocast("cpu", dtype=autocast or torch.bfloat16, enabled=autocast is not None))
         return run(part)
 
 

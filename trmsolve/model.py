@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from trmsolve.config import CheckpointInfo, ModelConfig
-from trmsolve.hardware import map_passes, pass_slices, pass_workers
+from trmsolve.hardware import autocast_dtype, map_passes, pass_slices, pass_workers
 
 
 def rms_norm(x: torch.Tensor, eps: float) -> torch.Tensor:
@@ -167,11 +167,6 @@ def neighbour_attention(
         first = F.scaled_dot_product_attention(*(t.transpose(1, 2) for t in (q[:, :prefix], k, v))).transpose(1, 2)
         return torch.cat((first, cells.reshape(batch, rows * width, heads, dim)), dim=1)
     return cells.reshape(batch, rows * width, heads, dim)
-
-
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """The number format autocast gives matmuls on `device` here, or None where autocast is off."""
-    return torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else None
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
