@@ -20,7 +20,7 @@ import torch
 from bench_speed import sample_inputs, time_steps
 
 from trmsolve.hardware import CACHE_SHARE, describe
-from trmsolve.inference import pass_rows
+from trmsolve.inference import pass_rows, pass_tokens
 from trmsolve.models import load_model
 
 ROWS = (1, 2, 4, 6, 8, 12, 16, 24, 32, 64)
@@ -46,7 +46,7 @@ def main() -> None:
                 :, :side, :side
             ]
         positions = model.canvas_positions(inputs)
-        tokens = model.num_prefix_tokens + (model.config.seq_len if positions is None else len(positions))
+        tokens = pass_tokens(model, positions)
         rates = {}
         for rows in ROWS:
             best = min(time_steps(model, BATCH, inputs, 2, rows) for _ in range(args.repeats))

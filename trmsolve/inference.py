@@ -48,9 +48,14 @@ class StepRecord:
         return self.logits.softmax(-1).amax(-1)
 
 
+def pass_tokens(model: RecursiveReasoningModel, positions: torch.Tensor | None) -> int:
+    """Tokens of one puzzle in a pass: the prefix tokens and the cells at `positions` (None: every cell)."""
+    return model.num_prefix_tokens + (model.config.seq_len if positions is None else len(positions))
+
+
 def pass_rows(model: RecursiveReasoningModel, positions: torch.Tensor | None) -> int | None:
     """Puzzles per pass through the network for `model` on its device (see `hardware.rows_per_pass`)."""
-    tokens = model.num_prefix_tokens + (model.config.seq_len if positions is None else len(positions))
+    tokens = pass_tokens(model, positions)
     return rows_per_pass(model.device, tokens * model.config.hidden_size, model.dtype.itemsize)
 
 

@@ -50,7 +50,7 @@ run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAM
   trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
-for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12 n13}; do
+for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12 n13 n14 n15}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -96,6 +96,21 @@ PY
            --eval-data data/maze_l3_select.csv --eval-size 50 --eval-minutes 12 \
            --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-150}" ;;
+    n14) python - <<'PY'  # long perfect/loopy paths 15-17 (36+), then replay of shorter paths and obstacle fields
+import csv, random
+rows = list(csv.reader(open("data/maze_l4_perfect.csv")))
+for name, k in (("maze_l2_perfect", 6000), ("maze_w1_obstacles", 6000), ("maze_c1_train", 2000)):
+    rows += random.Random(0).sample(list(csv.reader(open(f"data/{name}.csv")))[1:], k)
+csv.writer(open("data/maze_l4_train.csv", "w", newline=""), lineterminator="\n").writerows(rows)
+PY
+         run n14 --init "${INIT:-weights/maze}" --canvas-crop 17 --data data/maze_l4_train.csv \
+           --eval-data data/maze_l4_select.csv --eval-size 50 --eval-minutes 15 \
+           --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-150}" ;;
+    n15) run n15 --init "${INIT:-weights/maze}" --canvas-crop 17 --max-steps 32 --data data/maze_l4_train.csv \
+           --eval-data data/maze_l4_select.csv --eval-size 50 --eval-minutes 15 \
+           --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-140}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
