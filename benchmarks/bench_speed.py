@@ -29,7 +29,7 @@ import torch
 
 from trmsolve.config import ModelConfig
 from trmsolve.hardware import cpu_flags, describe, map_passes, pass_slices, pass_workers
-from trmsolve.inference import pass_rows
+from trmsolve.inference import pass_rows, pass_tokens
 from trmsolve.model import RecursiveReasoningModel, swiglu_width
 from trmsolve.models import load_model
 from trmsolve.options import DEFAULT_BATCH_SIZE
@@ -188,9 +188,7 @@ def main() -> None:
         for batch in BATCHES:
             inputs = sample_inputs(model.config, batch)
             positions = model.canvas_positions(inputs)
-            flops = flops_per_puzzle_step(
-                model.config, None if positions is None else model.num_prefix_tokens + len(positions)
-            )
+            flops = flops_per_puzzle_step(model.config, pass_tokens(model, positions))
             if estimate * batch > args.max_seconds:
                 rows.append({"model": name, "batch": batch, "skipped": f"~{estimate * batch:.0f} s a step"})
                 print(f"{name:42} {batch:>5} skipped (~{estimate * batch:.0f} s a step)")
