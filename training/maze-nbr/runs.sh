@@ -50,7 +50,7 @@ run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAM
   trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
-for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12 n13 n14 n15}; do
+for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12 n13 n14 n15 n16}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -111,6 +111,19 @@ PY
            --eval-data data/maze_l4_select.csv --eval-size 50 --eval-minutes 15 \
            --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-140}" ;;
+    n16) python - <<'PY'  # obstacle fields back beside the long paths; selection half long paths, half obstacle fields
+import csv, random
+rows = list(csv.reader(open("data/maze_o1_obstacles.csv")))
+for name, k in (("maze_w1_obstacles", 8000), ("maze_l4_perfect", 12000), ("maze_l2_perfect", 4000), ("maze_c1_train", 2000)):
+    rows += random.Random(0).sample(list(csv.reader(open(f"data/{name}.csv")))[1:], k)
+csv.writer(open("data/maze_m1_train.csv", "w", newline=""), lineterminator="\n").writerows(rows)
+select = list(csv.reader(open("data/maze_l4_select.csv")))[:51] + list(csv.reader(open("data/maze_o1_select.csv")))[1:51]
+csv.writer(open("data/maze_m1_select.csv", "w", newline=""), lineterminator="\n").writerows(select)
+PY
+         run n16 --init "${INIT:-runs/maze-nbr/n14_s811}" --data data/maze_m1_train.csv \
+           --eval-data data/maze_m1_select.csv --eval-size 100 --eval-minutes 8 \
+           --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-35}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
