@@ -18,15 +18,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-MEASURE = """
-import json, time, torch
-from trmsolve.models import load_model
+import torch
+from bench_speed import flops_per_puzzle_step, matmul_peak, sample_inputs
+
 from trmsolve.hardware import describe
 from trmsolve.inference import pass_tokens
-import bench_speed
+from trmsolve.model import Carry, RecursiveReasoningModel
+from trmsolve.models import load_model
 
-def steps_per_s(model, x, carry, positions, seconds):
+
+def steps_per_s(
+    model: RecursiveReasoningModel, x: torch.Tensor, carry: Carry, positions: torch.Tensor | None, seconds: float
+) -> float:
+    """Refinement steps a second of one puzzle, after three warm-up steps."""
     for _ in range(3):
         carry = model.step(carry, x, positions).carry
     start, n = time.perf_counter(), 0
@@ -35,22 +41,23 @@ def steps_per_s(model, x, carry, positions, seconds):
         n += 1
     return n / (time.perf_counter() - start)
 
-threads = torch.get_num_threads()
-model = load_model(MODEL, dtype="float32")
-inputs = bench_speed.sample_inputs(model.config, 1)
-positions = model.canvas_positions(inputs)
-flops = bench_speed.flops_per_puzzle_step(model.config, pass_tokens(model, positions))
-with torch.inference_mode():
-    x = model.embed(inputs, None, positions)
-    carry = model.initial_carry(1, positions)
-    peak = bench_speed.matmul_peak(torch.float32, seconds=1.0)
-    all_threads = steps_per_s(model, x, carry, positions, SECONDS)
+
+@torch.inference_mode()
+def measure(name: str, seconds: float) -> dict[str, Any]:
+    """One process's figures: the peak on all threads, one puzzle on all threads, one puzzle on one thread."""
+    threads = torch.get_num_threads()
+    model = load_model(name, dtype="float32")
+    inputs = sample_inputs(model.config, 1)
+    positions = model.canvas_positions(inputs)
+    flops = flops_per_puzzle_step(model.config, pass_tokens(model, positions))
+    x, carry = model.embed(inputs, None, positions), model.initial_carry(1, positions)
+    peak = matmul_peak(torch.float32, seconds=1.0)
+    all_threads = steps_per_s(model, x, carry, positions, seconds)
     torch.set_num_threads(1)
-    one_thread = steps_per_s(model, x, carry, positions, SECONDS)
-print(json.dumps({"threads": threads, "peak_gflops": round(peak, 1), "steps_per_s": round(all_threads, 2),
-                  "one_thread_steps_per_s": round(one_thread, 2), "gflop_per_step": round(flops / 1e9, 3),
-                  "fraction_of_peak": round(all_threads * flops / 1e9 / peak, 3), "machine": describe("cpu")}))
-"""
+    one_thread = steps_per_s(model, x, carry, positions, seconds)
+    return {"threads": threads, "peak_gflops": round(peak, 1), "steps_per_s": round(all_threads, 2),
+            "one_thread_steps_per_s": round(one_thread, 2), "gflop_per_step": round(flops / 1e9, 3),
+            "fraction_of_peak": round(all_threads * flops / 1e9 / peak, 3), "machine": describe("cpu")}  # fmt: skip
 
 
 def main() -> None:
@@ -59,13 +66,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="fresh processes")
     parser.add_argument("--seconds", type=float, default=2.0, help="timing per figure in each process")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # one fresh process's figures
     args = parser.parse_args()
-    code = MEASURE.replace("MODEL", repr(args.model)).replace("SECONDS", repr(args.seconds))
+    if args.measure:
+        print(json.dumps(measure(args.model, args.seconds)))
+        return
+    command = [sys.executable, __file__, "--measure", "--model", args.model, "--seconds", str(args.seconds)]
     runs = []
     for i in range(args.runs):
         started = time.strftime("%H:%M:%S")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             cwd=Path(__file__).parent).stdout  # fmt: skip
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         run = json.loads(out.splitlines()[-1])
         runs.append({"started": started, **{k: v for k, v in run.items() if k != "machine"}})
         print(f"run {i + 1:2} {started}: peak {run['peak_gflops']:6.1f} GFLOP/s, one puzzle "
