@@ -63,6 +63,29 @@ def test_maze_views_only_when_the_model_was_trained_with_them_and_paths_map_back
             assert MAZE.accepts(puzzle, view.inverse(drawn)), view.name
 
 
+def test_the_views_of_a_maze_on_the_canvas_keep_it_in_the_top_left_corner() -> None:
+    """A CSV row is the whole 30x30 canvas: rotating the canvas would move a 13x13 maze to the other corners,
+    and the batch's one crop would grow to the full canvas for every view, the maze as given too."""
+    import torch
+
+    from trmsolve.data.maze import generate
+    from trmsolve.models import load_model
+
+    row = next(generate(1, 5, small_share=1, small_sides=(13, 13)))
+    puzzle = next(MAZE.parse(f"question,answer\n{row.question},{row.answer}\n", "row.csv"))
+    assert isinstance(puzzle, Puzzle) and puzzle.grid.shape == (30, 30)
+    views = MAZE.symmetries(puzzle, 8, seed=0, allowed=["dihedral"])
+    for view in views:
+        seen = view.apply(puzzle)
+        assert (seen.grid[14:] == ord("#")).all() and (seen.grid[:, 14:] == ord("#")).all(), view.name
+        assert np.array_equal(view.inverse(seen.grid), puzzle.grid), view.name
+        assert np.array_equal(view.inverse(seen.answer), puzzle.answer), view.name
+    model = load_model("maze", dtype="float32")
+    every = torch.from_numpy(np.stack([MAZE.encode(view.apply(puzzle)) for view in views])).long()
+    alone = model.canvas_positions(every[:1])
+    assert alone is not None and torch.equal(model.canvas_positions(every), alone)
+
+
 # ------------------------------------------------------------------------------------------------ solving
 
 

@@ -187,14 +187,35 @@ DIHEDRAL_NAMES = (
 )  # fmt: skip
 
 
-def _dihedral(k: int) -> Symmetry:
-    """Dihedral transform k as the training augmentation applies it (`arc_builder.dihedral_transform`)."""
+def maze_extent(grid: np.ndarray) -> tuple[int, int]:
+    """Rows and columns from the top-left corner that hold the maze: every cell that is not wall, and the wall
+    row and column just beyond them where the grid has them (a maze's own border)."""
+    cells = np.argwhere(grid != WALL)
+    height, width = grid.shape
+    return min(int(cells[:, 0].max()) + 2, height), min(int(cells[:, 1].max()) + 2, width)
+
+
+def _dihedral(k: int, extent: tuple[int, int]) -> Symmetry:
+    """Dihedral transform k as the training augmentation applies it (`arc_builder.dihedral_transform`), of the
+    maze's own extent, which stays in the top-left corner: a maze on the 30x30 canvas (a CSV row) keeps its
+    place, so its views share the maze's canvas crop instead of spreading over the four corners."""
     if k == 0:
         return IDENTITY
+    view_extent = dihedral_transform(np.empty(extent), k).shape
+
+    def moved(values: np.ndarray, inverse: bool, fill: float) -> np.ndarray:
+        """`values` (a grid, or per-cell numbers) transformed, the extent moved to the top-left corner."""
+        transform, (rows, cols) = (inverse_dihedral_transform, view_extent) if inverse else (dihedral_transform, extent)
+        out = np.full(transform(values, k).shape, fill, dtype=values.dtype)
+        part = transform(values[:rows, :cols], k)
+        out[: part.shape[0], : part.shape[1]] = part
+        return out
+
     return Symmetry(
         DIHEDRAL_NAMES[k],
-        lambda grid: np.ascontiguousarray(dihedral_transform(grid, k)),
-        lambda grid: np.ascontiguousarray(inverse_dihedral_transform(grid, k)),
+        lambda grid: moved(grid, False, WALL),
+        lambda grid: moved(grid, True, WALL),
+        lambda values: moved(values, True, 1.0),  # confidence: the walls beyond the maze are certain
     )
 
 
@@ -340,7 +361,8 @@ class Maze(PuzzleKind):
         if not allowed or "dihedral" not in allowed:
             return [IDENTITY]
         order = [0, *(np.random.default_rng(seed).permutation(7) + 1)]
-        return [_dihedral(k) for k in order[:count]]
+        extent = maze_extent(puzzle.grid)
+        return [_dihedral(k, extent) for k in order[:count]]
 
     def verify(self, puzzle: Puzzle, answer: np.ndarray) -> Verdict:
         """Valid = the answer keeps the maze and marks a simple path of 'o' cells from S to G.
