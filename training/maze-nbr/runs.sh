@@ -50,6 +50,17 @@ run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAM
   trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
+mix() {  # mix OUT FIRST NAME:K...: FIRST's rows, then random.Random(0).sample(K) of data/NAME.csv's, header once
+  python - "$@" <<'PY'
+import csv, random, sys
+out, first, *parts = sys.argv[1:]
+rows = list(csv.reader(open(first)))
+for part in parts:
+    name, k = part.split(":")
+    rows += random.Random(0).sample(list(csv.reader(open(f"data/{name}.csv")))[1:], int(k))
+csv.writer(open(out, "w", newline=""), lineterminator="\n").writerows(rows)
+PY
+}
 for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12 n13 n14 n15 n16}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
@@ -96,13 +107,8 @@ PY
            --eval-data data/maze_l3_select.csv --eval-size 50 --eval-minutes 12 \
            --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-150}" ;;
-    n14) python - <<'PY'  # long perfect/loopy paths 15-17 (36+), then replay of shorter paths and obstacle fields
-import csv, random
-rows = list(csv.reader(open("data/maze_l4_perfect.csv")))
-for name, k in (("maze_l2_perfect", 6000), ("maze_w1_obstacles", 6000), ("maze_c1_train", 2000)):
-    rows += random.Random(0).sample(list(csv.reader(open(f"data/{name}.csv")))[1:], k)
-csv.writer(open("data/maze_l4_train.csv", "w", newline=""), lineterminator="\n").writerows(rows)
-PY
+    n14) mix data/maze_l4_train.csv data/maze_l4_perfect.csv maze_l2_perfect:6000 maze_w1_obstacles:6000 \
+           maze_c1_train:2000  # long perfect/loopy paths 15-17 (36+), replay of shorter paths and obstacle fields
          run n14 --init "${INIT:-weights/maze}" --canvas-crop 17 --data data/maze_l4_train.csv \
            --eval-data data/maze_l4_select.csv --eval-size 50 --eval-minutes 15 \
            --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
@@ -111,15 +117,9 @@ PY
            --eval-data data/maze_l4_select.csv --eval-size 50 --eval-minutes 15 \
            --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-140}" ;;
-    n16) python - <<'PY'  # obstacle fields back beside the long paths; selection half long paths, half obstacle fields
-import csv, random
-rows = list(csv.reader(open("data/maze_o1_obstacles.csv")))
-for name, k in (("maze_w1_obstacles", 8000), ("maze_l4_perfect", 12000), ("maze_l2_perfect", 4000), ("maze_c1_train", 2000)):
-    rows += random.Random(0).sample(list(csv.reader(open(f"data/{name}.csv")))[1:], k)
-csv.writer(open("data/maze_m1_train.csv", "w", newline=""), lineterminator="\n").writerows(rows)
-select = list(csv.reader(open("data/maze_l4_select.csv")))[:51] + list(csv.reader(open("data/maze_o1_select.csv")))[1:51]
-csv.writer(open("data/maze_m1_select.csv", "w", newline=""), lineterminator="\n").writerows(select)
-PY
+    n16) mix data/maze_m1_train.csv data/maze_o1_obstacles.csv maze_w1_obstacles:8000 maze_l4_perfect:12000 \
+           maze_l2_perfect:4000 maze_c1_train:2000  # obstacle fields back beside the long paths
+         { head -n 51 data/maze_l4_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m1_select.csv
          run n16 --init "${INIT:-runs/maze-nbr/n14_s811}" --data data/maze_m1_train.csv \
            --eval-data data/maze_m1_select.csv --eval-size 100 --eval-minutes 8 \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
