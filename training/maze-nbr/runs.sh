@@ -37,6 +37,14 @@
 #   n12 (session 12): from n11's best evaluation (step 267: `cp -r training/maze-nbr/n11/best runs/maze-nbr/n11_s267`),
 #        session 9's maze_l2_train (perfect/loopy 13-17 with paths of 24+, obstacle fields 13-17 with 18+, 8,000 of
 #        n02's), lr 3e-5, warm-up 20, two threads, 32 minutes; its best evaluation (step 357) is weights/maze
+#   n13 (session 13): from weights/maze (n12), long paths at 21x21 (maze_l3_train), lr 5e-5; not shipped
+#   n14, n15 (session 14): from weights/maze, 17x17 crop, long perfect/loopy paths of 36+ (maze_l4_train), lr 5e-5;
+#        n15 with --max-steps 32; n14's best evaluation (step 811, `cp -r training/maze-nbr/n14/best
+#        runs/maze-nbr/n14_s811`) draws long paths, n16 and n18 start from it
+#   n16 (session 14): n14's step 811 with obstacle fields back in the mix (maze_m1_train), lr 3e-5
+#   n17 (session 15): n14's recipe on n16's mix, from weights/maze (n12): obstacle fields from the start
+#   n18 (session 15): from n14's step 811, 17x17 perfect/loopy paths of 60+ (maze_l5_perfect) with replay of
+#        36+ paths and obstacle fields (maze_m2_train); selection: 50 paths of 60+ and 50 obstacle fields
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -61,7 +69,7 @@ for part in parts:
 csv.writer(open(out, "w", newline=""), lineterminator="\n").writerows(rows)
 PY
 }
-for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12 n13 n14 n15 n16}; do
+for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12 n13 n14 n15 n16 n17 n18}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -117,13 +125,27 @@ PY
            --eval-data data/maze_l4_select.csv --eval-size 50 --eval-minutes 15 \
            --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-140}" ;;
-    n16) mix data/maze_m1_train.csv data/maze_o1_obstacles.csv maze_w1_obstacles:8000 maze_l4_perfect:12000 \
+    n16|n17) mix data/maze_m1_train.csv data/maze_o1_obstacles.csv maze_w1_obstacles:8000 maze_l4_perfect:12000 \
            maze_l2_perfect:4000 maze_c1_train:2000  # obstacle fields back beside the long paths
          { head -n 51 data/maze_l4_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m1_select.csv
-         run n16 --init "${INIT:-runs/maze-nbr/n14_s811}" --data data/maze_m1_train.csv \
-           --eval-data data/maze_m1_select.csv --eval-size 100 --eval-minutes 8 \
-           --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
-           --minutes "${MINUTES:-35}" ;;
+         if [ "$name" = n16 ]; then
+           run n16 --init "${INIT:-runs/maze-nbr/n14_s811}" --data data/maze_m1_train.csv \
+             --eval-data data/maze_m1_select.csv --eval-size 100 --eval-minutes 8 \
+             --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+             --minutes "${MINUTES:-35}"
+         else  # n14's recipe on this mix: obstacle fields from the start
+           run n17 --init "${INIT:-weights/maze}" --canvas-crop 17 --data data/maze_m1_train.csv \
+             --eval-data data/maze_m1_select.csv --eval-size 100 --eval-minutes 10 \
+             --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
+             --minutes "${MINUTES:-120}"
+         fi ;;
+    n18) mix data/maze_m2_train.csv data/maze_l5_perfect.csv maze_l4_perfect:6000 maze_o1_obstacles:8000 \
+           maze_w1_obstacles:4000 maze_c1_train:2000  # 17x17 paths of 60+, replay of 36+ and of obstacle fields
+         { head -n 51 data/maze_l5_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m2_select.csv
+         run n18 --init "${INIT:-runs/maze-nbr/n14_s811}" --canvas-crop 17 --data data/maze_m2_train.csv \
+           --eval-data data/maze_m2_select.csv --eval-size 100 --eval-minutes 10 \
+           --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-70}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
