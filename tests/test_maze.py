@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from trmsolve.cli import app
 from trmsolve.data import maze as data
+from trmsolve.data.csvfile import write_csv
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds import Puzzle, get_kind
 from trmsolve.kinds.maze import CANVAS, CHAR_TO_TOKEN, OPEN, PATH, TOKEN_TO_CHAR, WALL, shortest_path
@@ -107,7 +108,7 @@ def test_parse_errors_name_file_and_line_and_parsing_goes_on(text: str, message:
 def test_parse_csv_in_maze_hard_layout(tmp_path: Path) -> None:
     rows = list(data.generate(3, 5, small_share=0.5))
     path = tmp_path / "hard.csv"
-    data.write_csv(path, rows)
+    write_csv(path, rows)
     with_bad = path.read_text() + "x,#S,#S,4\n"
     puzzles = parse(with_bad, str(path))
     assert [p.source for p in puzzles[:3]] == [f"{path}:{i}" for i in (2, 3, 4)]
@@ -239,10 +240,27 @@ def test_generate_hard_mazes_have_long_paths() -> None:
         list(data.generate(1, 0, algorithms=["prim"], min_path=400, max_tries=3))
 
 
+def test_a_generator_that_fails_part_way_leaves_no_csv_behind(tmp_path: Path) -> None:
+    """`generate maze` with a size its settings cannot fill failed after hundreds of rows and left them under the
+    output's name, a CSV that looked finished (session 15: 611 of 20,000 rows)."""
+    made = data.generate(3, 4, small_share=1)
+
+    def failing_part_way():
+        yield from made
+        raise ValueError("prim made no 19x19 maze with a unique shortest path of 70+ steps in 200 tries")
+
+    out = tmp_path / "m.csv"
+    out.write_text("an earlier, complete file\n")
+    with pytest.raises(ValueError, match="prim made no"):
+        write_csv(out, failing_part_way())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv"]
+    assert out.read_text() == "an earlier, complete file\n"
+
+
 def test_csv_roundtrip_tokens_tiers_and_augmentation(tmp_path: Path) -> None:
     rows = [*data.generate(6, 4, small_share=0), *data.generate(3, 4, small_share=1)]
     seen = []
-    assert data.write_csv(tmp_path / "m.csv", rows, progress=seen.append) == 9 and seen == list(range(1, 10))
+    assert write_csv(tmp_path / "m.csv", rows, progress=seen.append) == 9 and seen == list(range(1, 10))
     assert (tmp_path / "m.csv").read_text().startswith("source,question,answer,rating\n")
     inputs, labels, ratings = data.load_tokens(tmp_path / "m.csv")
     assert inputs.shape == labels.shape == (9, 900) and inputs.dtype == labels.dtype == ratings.dtype == np.int64
@@ -266,10 +284,10 @@ def test_csv_roundtrip_tokens_tiers_and_augmentation(tmp_path: Path) -> None:
 def test_load_tokens_names_the_bad_row(tmp_path: Path) -> None:
     row = next(data.generate(1, 0))
     path = tmp_path / "bad.csv"
-    data.write_csv(path, [row, row._replace(answer=row.answer[:-1] + "x"), row._replace(question="#")])
+    write_csv(path, [row, row._replace(answer=row.answer[:-1] + "x"), row._replace(question="#")])
     with pytest.raises(PuzzleParseError, match=r"bad\.csv:4: question has 1 cells, expected 900"):
         data.load_tokens(path)
-    data.write_csv(path, [row, row._replace(answer=row.answer[:-1] + "x")])
+    write_csv(path, [row, row._replace(answer=row.answer[:-1] + "x")])
     with pytest.raises(PuzzleParseError, match=r"bad\.csv:3: answer holds characters outside"):
         data.load_tokens(path)
 
@@ -315,6 +333,10 @@ def test_generate_command_takes_the_maze_options(tmp_path: Path) -> None:
     for bad in (["--small-sides", "9"], ["--small-sides", "2-4"]):
         wrong = runner.invoke(app, ["generate", "maze", "1", "-o", str(out), *bad])
         assert wrong.exit_code == 2 and "error:" in wrong.stderr and "Traceback" not in wrong.output
+    impossible = ["--small-share", "1", "--small-sides", "5-5", "--min-path", "30", "--algorithms", "prim"]
+    failed = runner.invoke(app, ["generate", "maze", "3", "-o", str(tmp_path / "none.csv"), *impossible])
+    assert failed.exit_code == 2 and failed.stderr.startswith("error: prim made no 5x5 maze"), failed.output
+    assert not list(tmp_path.glob("none.csv*"))
 
 
 @pytest.mark.parametrize("prefix", [0, 1, 2])

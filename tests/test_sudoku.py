@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from trmsolve.cli import app
 from trmsolve.data import sudoku as data
+from trmsolve.data.csvfile import write_csv
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds import get_kind
 from trmsolve.kinds.base import Puzzle
@@ -481,7 +482,7 @@ def test_write_csv_and_load_tokens_roundtrip(tmp_path: Path) -> None:
     ]
     seen: list[int] = []
     path = tmp_path / "p.csv"
-    assert data.write_csv(path, rows, progress=seen.append) == 2
+    assert write_csv(path, rows, progress=seen.append) == 2
     assert seen == [1, 2] and not (tmp_path / "p.csv.part").exists()
     assert path.read_text().splitlines()[0] == "source,question,answer,rating"
     inputs, labels, ratings = data.load_tokens(path)

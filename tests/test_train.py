@@ -171,9 +171,10 @@ def test_init_may_change_the_recursion_but_no_weight(tmp_path: Path) -> None:
 
 def test_a_canvas_crop_trains_on_the_square_the_mazes_occupy(tmp_path: Path) -> None:
     from trmsolve.data import maze
+    from trmsolve.data.csvfile import write_csv
 
     small = tmp_path / "small.csv"
-    maze.write_csv(small, maze.generate(32, 5, small_share=1.0, small_sides=(5, 9)))
+    write_csv(small, maze.generate(32, 5, small_share=1.0, small_sides=(5, 9)))
     config = dataclasses.replace(tiny_config(tmp_path / "crop", 2), data=str(small), eval_data=str(small))
     config.model = dataclasses.replace(config.model, canvas_crop=8)
     trainer = Trainer(config, log=lambda line: None)

@@ -44,7 +44,12 @@
 #   n16 (session 14): n14's step 811 with obstacle fields back in the mix (maze_m1_train), lr 3e-5
 #   n17 (session 15): n14's recipe on n16's mix, from weights/maze (n12): obstacle fields from the start
 #   n18 (session 15): from n14's step 811, 17x17 perfect/loopy paths of 60+ (maze_l5_perfect) with replay of
-#        36+ paths and obstacle fields (maze_m2_train); selection: 50 paths of 60+ and 50 obstacle fields
+#        36+ paths and obstacle fields (maze_m2_train); selection: 50 paths of 60+ and 50 obstacle fields;
+#        stopped by hand at 23 minutes (its selection figures fell after step 168: `cp -r training/maze-nbr/n18/best
+#        runs/maze-nbr/n18_s168`)
+#   n19 (session 15): n18's step 168 on the same data at lr 2e-5
+#   n20 (session 15): n18's step 168 on the 21x21 crop: perfect/loopy mazes of 19-21 with paths of 70+
+#        (maze_l6_perfect) and replay (maze_m3_train); selection: 50 21x21 paths of 70+, 50 obstacle fields
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -69,7 +74,7 @@ for part in parts:
 csv.writer(open(out, "w", newline=""), lineterminator="\n").writerows(rows)
 PY
 }
-for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12 n13 n14 n15 n16 n17 n18}; do
+for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12 n13 n14 n15 n16 n17 n18 n19 n20}; do
   case "$name" in
     n01) run n01 "${small[@]}" --data data/maze_p1_train.csv --eval-data data/maze_c1_test_perfect.csv \
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
@@ -139,13 +144,27 @@ PY
              --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
              --minutes "${MINUTES:-120}"
          fi ;;
-    n18) mix data/maze_m2_train.csv data/maze_l5_perfect.csv maze_l4_perfect:6000 maze_o1_obstacles:8000 \
+    n18|n19) mix data/maze_m2_train.csv data/maze_l5_perfect.csv maze_l4_perfect:6000 maze_o1_obstacles:8000 \
            maze_w1_obstacles:4000 maze_c1_train:2000  # 17x17 paths of 60+, replay of 36+ and of obstacle fields
          { head -n 51 data/maze_l5_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m2_select.csv
-         run n18 --init "${INIT:-runs/maze-nbr/n14_s811}" --canvas-crop 17 --data data/maze_m2_train.csv \
-           --eval-data data/maze_m2_select.csv --eval-size 100 --eval-minutes 10 \
-           --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
-           --minutes "${MINUTES:-70}" ;;
+         if [ "$name" = n18 ]; then
+           run n18 --init "${INIT:-runs/maze-nbr/n14_s811}" --canvas-crop 17 --data data/maze_m2_train.csv \
+             --eval-data data/maze_m2_select.csv --eval-size 100 --eval-minutes 10 \
+             --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
+             --minutes "${MINUTES:-70}"
+         else  # from n18's best evaluation (step 168) at a lower learning rate
+           run n19 --init "${INIT:-runs/maze-nbr/n18_s168}" --data data/maze_m2_train.csv \
+             --eval-data data/maze_m2_select.csv --eval-size 100 --eval-minutes 8 \
+             --batch-size 64 --lr 2e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+             --minutes "${MINUTES:-50}"
+         fi ;;
+    n20) mix data/maze_m3_train.csv data/maze_l6_perfect.csv maze_l5_perfect:8000 maze_o1_obstacles:8000 \
+           maze_w1_obstacles:4000 maze_c1_train:2000  # 19-21 paths of 70+ on the 21x21 crop, with replay
+         { head -n 51 data/maze_l6_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m3_select.csv
+         run n20 --init "${INIT:-runs/maze-nbr/n18_s168}" --canvas-crop 21 --data data/maze_m3_train.csv \
+           --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 10 \
+           --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-45}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;

@@ -6,13 +6,25 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from trmsolve.cli.common import Device, Dtype, DtypeOption, JsonOption, Task, ThreadsOption, app, eval_app, finish
+from trmsolve.cli.common import (
+    Device,
+    Dtype,
+    DtypeOption,
+    JsonOption,
+    Task,
+    ThreadsOption,
+    app,
+    bar_updater,
+    eval_app,
+    finish,
+)
 from trmsolve.errors import TrmsolveError
 
 
@@ -159,20 +171,21 @@ def generate(
 ) -> None:
     """Generate puzzles with their answers as a CSV in the published data sets' layout."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
 
-    from trmsolve.render import live_progress
+    from trmsolve.data.csvfile import write_csv
+    from trmsolve.render import count_bar
 
     options = _maze_options(kind, min_path, small_share, small_sides, algorithms) | _sudoku_options(
         kind, few_share, few_givens
     )
     data = importlib.import_module(f"trmsolve.data.{kind.value}")
+    err = Console(stderr=True)
     try:
         rows = data.generate(count, seed, **options)
-        columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with live_progress(Console(stderr=True), *columns) as progress:
-            task = progress.add_task("generating", total=count)
-            written = data.write_csv(out, rows, progress=lambda n: progress.update(task, completed=n))
+        with count_bar(err) if err.is_terminal else nullcontext() as bar:  # stderr stays clean in a pipe or log
+            moved = bar_updater(bar, "generating")
+            progress = None if moved is None else (lambda done: moved(done, count))
+            written = write_csv(out, rows, progress=progress)
     except ValueError as exc:
         raise TrmsolveError(str(exc)) from None
     report = {"output": str(out), "kind": kind.value, "count": written, "seed": seed, **options}

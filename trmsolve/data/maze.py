@@ -37,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from trmsolve.arc_builder import dihedral_transform
+from trmsolve.data.csvfile import HEADER
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds.maze import (
     CANVAS,
@@ -51,7 +52,6 @@ from trmsolve.kinds.maze import (
     trace_back,
 )
 
-HEADER = ("source", "question", "answer", "rating")
 SYMMETRIES = ("dihedral",)  # what `augment` trains with: the eight rotations and reflections
 QUESTION_TOKEN = int(CHAR_TO_TOKEN[OPEN])  # input token of the cells the answer decides (path or not)
 PERFECT = ("dfs", "prim", "kruskal", "wilson")
@@ -357,19 +357,6 @@ def generate(
                 f"{algorithm} made no {h}x{w} maze with a unique shortest path of {min_path}+ steps "
                 f"in {max_tries} tries"
             )
-
-
-def write_csv(path: str | Path, rows: Iterable[tuple], progress: Callable[[int], None] | None = None) -> int:
-    """Write rows in the Maze-Hard CSV layout, calling `progress(rows written so far)`; returns the count."""
-    count = 0
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(HEADER)
-        for count, row in enumerate(rows, 1):
-            writer.writerow(row)
-            if progress is not None:
-                progress(count)
-    return count
 
 
 def load_tokens(csv_path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,22 +7,21 @@ ratings come from tdoku, whose stronger propagation gives smaller numbers, so re
 
 from __future__ import annotations
 
-import csv
 import random
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from trmsolve.data.csvfile import HEADER
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds.sudoku import BOXES, SYMMETRY_FAMILIES, _solve_cells
 
 SYMMETRIES = SYMMETRY_FAMILIES  # what `augment` trains with
 QUESTION_TOKEN = 1  # input token of the cells the answer decides: the blanks
 
-HEADER = ("source", "question", "answer", "rating")
 TIERS = ("no-guess", "search", "hardest")
 # Backtracks from which a puzzle counts as "hardest". Ratings depend on the orientation (the solver breaks
 # ties between cells in reading order); over 30 random relabellings/permutations each, the famous hardest
@@ -329,28 +328,6 @@ def _rows(n: int, share: Mapping[str, float], maker: _Maker) -> Iterator[Row]:
             pending[target] = maker.make(target)
         made[target] += 1
         yield pending[target].pop(0)
-
-
-def write_csv(path: str | Path, rows: Iterable[Row], *, progress: Callable[[int], None] | None = None) -> int:
-    """Write `rows` under the published header and return how many were written.
-
-    `progress(k)` is called after each row with the number written so far (the CLI drives a progress bar
-    with it). The file appears under its name only when complete, so an interrupted run leaves no
-    truncated CSV that looks finished.
-    """
-    path = Path(path)
-    partial = path.with_name(path.name + ".part")
-    count = 0
-    with partial.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(HEADER)
-        for row in rows:
-            writer.writerow(row)
-            count += 1
-            if progress is not None:
-                progress(count)
-    partial.replace(path)
-    return count
 
 
 _TOKEN_OF_BYTE = np.full(256, 255, dtype=np.uint8)  # 255 = not a cell character
