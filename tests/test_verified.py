@@ -150,3 +150,19 @@ def test_the_published_rule_is_one_option_away(model: trmsolve.RecursiveReasonin
         assert all(np.array_equal(r.answer, e) for r, e in zip(results, expected, strict=True))
         assert [r.steps for r in results] == last.steps.tolist()
         assert all(r.view == 0 and r.total_steps == r.steps for r in results)
+
+
+def test_a_maze_gets_the_answer_it_gets_alone_beside_a_30x30_maze_in_its_batch() -> None:
+    """A batch runs on one canvas crop and the prefix token sees all of it: beside a 30x30 maze, a small one ran
+    on the whole canvas and got another answer (the bundled model failed examples/maze/small.txt in a batch
+    with maze-hard.csv, and solved it alone)."""
+    model = trmsolve.load_model("maze", dtype="float32")
+    small, hard, *_ = (
+        p for p in read_inputs([EXAMPLES_DIR / "maze" / n for n in ("small.txt", "maze-hard.csv")], "maze")
+    )
+    options = SolveOptions(verify=False, halt=False, max_steps=2)
+    alone = next(solve([small], model, kind="maze", options=options))
+    beside, _ = solve([small, hard], model, kind="maze", options=options)
+    assert beside.confidence == pytest.approx(alone.confidence, abs=1e-6)
+    assert beside.q_halt_prob == pytest.approx(alone.q_halt_prob, abs=1e-6)
+    assert np.array_equal(beside.answer, alone.answer)
