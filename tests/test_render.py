@@ -102,6 +102,12 @@ def test_verdict_line_says_why_the_puzzle_stopped() -> None:
     for steps, why in ((16, "max steps"), (4, "answer checked")):
         ran.steps, ran.halted = steps, False
         assert f"{steps}/16 steps ({why})" in plain(verdict_line(ran))
+    assert "view" not in plain(verdict_line(ran))
+    ran.view, ran.symmetry, ran.total_steps = 2, "rotated 90 degrees", 75
+    # --trace draws the puzzle as given: an answer from another view says so, or the trace seems to contradict it
+    assert "4/16 steps (answer checked) · rotated 90 degrees (view 2; 75 steps in all) · q_halt" in plain(
+        verdict_line(ran)
+    )
 
 
 def test_halting_bar() -> None:

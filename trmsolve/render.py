@@ -60,10 +60,10 @@ def verdict_line(result: Result) -> Text:
         text.append(f" ({'; '.join(verdict.problems)})", style="yellow")
     # Why it stopped: the Q head, the step limit, or (verified solving) an answer that passed its check first.
     stop = "halted" if result.halted else "max steps" if result.steps >= result.max_steps else "answer checked"
-    text.append(
-        f" · {result.steps}/{result.max_steps} steps ({stop}) · q_halt {result.q_halt_prob:.2f}"
-        f" · confidence {result.confidence:.2f} · {result.elapsed_ms:.0f} ms"
-    )
+    text.append(f" · {result.steps}/{result.max_steps} steps ({stop})")
+    if result.view:  # the answer came from a symmetric view, not the one --trace drew
+        text.append(f" · {result.symmetry} (view {result.view}; {result.total_steps} steps in all)")
+    text.append(f" · q_halt {result.q_halt_prob:.2f} · confidence {result.confidence:.2f} · {result.elapsed_ms:.0f} ms")
     return text
 
 

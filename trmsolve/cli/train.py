@@ -185,6 +185,8 @@ def generate(
         with count_bar(err) if err.is_terminal else nullcontext() as bar:  # stderr stays clean in a pipe or log
             moved = bar_updater(bar, "generating")
             progress = None if moved is None else (lambda done: moved(done, count))
+            if progress is not None:
+                progress(0)  # the total from the start, not only once the first row is written
             written = write_csv(out, rows, progress=progress)
     except ValueError as exc:
         raise TrmsolveError(str(exc)) from None
