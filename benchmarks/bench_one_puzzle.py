@@ -21,25 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bench_speed import flops_per_puzzle_step, matmul_peak, sample_inputs
+from bench_speed import flops_per_puzzle_step, matmul_peak, sample_inputs, time_steps
 
 from trmsolve.hardware import describe
 from trmsolve.inference import pass_tokens
-from trmsolve.model import Carry, RecursiveReasoningModel
 from trmsolve.models import load_model
-
-
-def steps_per_s(
-    model: RecursiveReasoningModel, x: torch.Tensor, carry: Carry, positions: torch.Tensor | None, seconds: float
-) -> float:
-    """Refinement steps a second of one puzzle, after three warm-up steps."""
-    for _ in range(3):
-        carry = model.step(carry, x, positions).carry
-    start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds:
-        carry = model.step(carry, x, positions).carry
-        n += 1
-    return n / (time.perf_counter() - start)
 
 
 @torch.inference_mode()
@@ -50,11 +36,10 @@ def measure(name: str, seconds: float) -> dict[str, Any]:
     inputs = sample_inputs(model.config, 1)
     positions = model.canvas_positions(inputs)
     flops = flops_per_puzzle_step(model.config, pass_tokens(model, positions))
-    x, carry = model.embed(inputs, None, positions), model.initial_carry(1, positions)
     peak = matmul_peak(torch.float32, seconds=1.0)
-    all_threads = steps_per_s(model, x, carry, positions, seconds)
+    all_threads = 1 / time_steps(model, 1, inputs, 5, min_seconds=seconds)  # refinement steps a second
     torch.set_num_threads(1)
-    one_thread = steps_per_s(model, x, carry, positions, seconds)
+    one_thread = 1 / time_steps(model, 1, inputs, 5, min_seconds=seconds)
     return {"threads": threads, "peak_gflops": round(peak, 1), "steps_per_s": round(all_threads, 2),
             "one_thread_steps_per_s": round(one_thread, 2), "gflop_per_step": round(flops / 1e9, 3),
             "fraction_of_peak": round(all_threads * flops / 1e9 / peak, 3), "machine": describe("cpu")}  # fmt: skip

@@ -112,7 +112,7 @@ class Result:
     halted: bool  # the Q head said stop at the last step (False: max_steps, or verified solving's check, came first)
     q_halt_prob: float  # sigmoid(q_halt logit) at the last step
     confidence: float  # mean over the answer's cells of the probability of the predicted token
-    elapsed_ms: float  # from the start of the puzzle's batch until its answer was final and checked
+    elapsed_ms: float  # from the start of the puzzle's crop group (`crop_groups`) until its answer was checked
     model: str
     view: int = 0  # verified solving: the view that settled it (0 = the puzzle as given)
     symmetry: str = "as given"  # that view's transform
