@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import FIXTURES, TRMSOLVE
@@ -121,7 +122,7 @@ def test_export_writes_a_loadable_model_with_its_provenance(tmp_path: Path) -> N
     provenance = model.info.provenance
     assert provenance["trained_with"] == "trmsolve train" and provenance["steps"] == 3
     assert provenance["weights"] in ("ema", "raw")
-    assert set(provenance["selection_exact_all_steps"]) == {"ema", "raw"}
+    assert set(provenance["selection_scores"]) == {"ema", "raw"}
     chosen = trainer.ema if provenance["weights"] == "ema" else trainer.model
     for name, tensor in chosen.state_dict().items():
         assert torch.equal(model.state_dict()[name], tensor), name
@@ -253,8 +254,8 @@ def test_the_best_evaluation_is_kept_in_best_and_survives_a_resume(tmp_path: Pat
     trainer = Trainer(tiny_config(tmp_path / "run", 3), log=lambda _: None)
     best = tmp_path / "run" / "best"
 
-    def result(all_steps: float, halting: float) -> dict:
-        return {"all_steps": {"exact": all_steps}, "halting": {"exact": halting}}
+    def result(all_steps: float, halting: float, reached: float = 0.5) -> dict:
+        return {"all_steps": {"exact": all_steps, "reached": reached}, "halting": {"exact": halting}}
 
     def kept() -> tuple[dict, dict[str, torch.Tensor]]:
         model = load_model(best, dtype="float32")
@@ -265,12 +266,36 @@ def test_the_best_evaluation_is_kept_in_best_and_survives_a_resume(tmp_path: Pat
     trainer.train_step()
     trainer._keep_if_best(result(0.5, 0.25))  # the same score: not better
     record, weights = kept()
-    assert record["step"] == 0 and record["score"] == 0.75
+    assert record["step"] == 0 and record["score"] == [0.5, 0.75]
     assert all(torch.equal(weights[n], t) for n, t in first_ema.items())
     trainer._keep_if_best(result(0.5, 0.5))
     record, weights = kept()
     assert record["step"] == 1 and record["eval"] == result(0.5, 0.5)
     assert all(torch.equal(weights[n], t) for n, t in trainer.ema.state_dict().items())
+    trainer.train_step()
+    trainer._keep_if_best(result(0.0, 0.0, reached=0.75))  # more answers reached outranks the exact figures
+    assert kept()[0]["step"] == 2
     trainer.save()
     resumed = train(dataclasses.replace(tiny_config(tmp_path / "run", 3), max_minutes=0), log=lambda _: None)
     assert resumed.best == trainer.best
+
+
+def test_evaluation_runs_each_maze_on_the_crop_it_gets_alone(tmp_path: Path) -> None:
+    """`evaluate` (train --eval-data, eval --no-verified) groups rows by canvas crop as `solve` does, so a small
+    maze's figures do not depend on a 30x30 maze in its batch."""
+    from trmsolve.data.csvfile import write_csv
+    from trmsolve.data.maze import generate, load_tokens
+    from trmsolve.train import evaluate
+
+    path = tmp_path / "mazes.csv"
+    write_csv(path, [*generate(4, seed=3, small_share=1, small_sides=(9, 13)), *generate(1, seed=3, small_share=0)])
+    inputs, labels, _ = load_tokens(path)
+    ids = np.zeros(len(inputs), dtype=np.int64)
+    model = load_model("maze", dtype="float32")
+    together = evaluate(model, inputs, labels, ids)
+    alone = [evaluate(model, inputs[[r]], labels[[r]], ids[:1]) for r in range(len(inputs))]
+    assert together["halting"]["reached"] > 0  # the small mazes are solved
+    for mode in ("all_steps", "halting"):
+        for figure in ("exact", "reached", "mean_steps"):
+            total = sum(result[mode][figure] for result in alone)
+            assert together[mode][figure] * len(inputs) == pytest.approx(total, abs=0.02), (mode, figure)

@@ -59,6 +59,22 @@ def pass_rows(model: RecursiveReasoningModel, positions: torch.Tensor | None) ->
     return rows_per_pass(model.device, tokens * model.config.hidden_size, model.dtype.itemsize)
 
 
+def crop_groups(model: RecursiveReasoningModel, inputs: np.ndarray | torch.Tensor) -> list[list[int]]:
+    """Rows of `inputs` [B, seq_len] grouped by the canvas crop each runs on alone (`ModelConfig.canvas_crop`).
+
+    The network runs a batch on one crop, the square that holds its largest puzzle, and the prefix token sees
+    every cell of it: a 13x15 maze beside a 30x30 one ran on the whole canvas and could get another answer than
+    alone (the bundled model failed examples/maze/small.txt that way). Run group by group, a puzzle's answer does
+    not depend on what shares its batch."""
+    if model.config.canvas_crop <= 0:
+        return [list(range(len(inputs)))]
+    groups: dict[int, list[int]] = {}
+    for i, row in enumerate(torch.as_tensor(inputs)):
+        positions = model.canvas_positions(row[None])
+        groups.setdefault(0 if positions is None else len(positions), []).append(i)
+    return list(groups.values())
+
+
 def as_tensor(values: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
     if isinstance(values, np.ndarray):
         values = torch.from_numpy(values)

@@ -308,6 +308,8 @@ def solve(
     published evaluation does. `on_step` is called for every puzzle computed in every step (for `--trace`);
     it costs a decode per puzzle and step, so leave it out when nothing watches.
     """
+    from trmsolve.inference import crop_groups
+
     kind = as_kind(kind)
     options = options or SolveOptions()
     check_model(model, kind)
@@ -320,28 +322,10 @@ def solve(
     while batch := list(islice(iterator, options.batch_size)):
         ids = [puzzle_identifier(p, identifiers) for p in batch]
         results: dict[int, Result] = {}
-        for group in crop_groups(model, kind, batch):
+        for group in crop_groups(model, np.stack([kind.encode(p) for p in batch])):
             answers = run(model, kind, [batch[i] for i in group], [ids[i] for i in group], options, on_step, name)
             results.update(zip(group, answers, strict=True))
         yield from (results[i] for i in range(len(batch)))
-
-
-def crop_groups(model: RecursiveReasoningModel, kind: PuzzleKind, batch: Sequence[Puzzle]) -> list[list[int]]:
-    """Indices of `batch` grouped by the canvas crop each puzzle runs on alone (`ModelConfig.canvas_crop`).
-
-    The network runs a batch on one crop, the square that holds its largest puzzle, and the prefix token sees
-    every cell of it: a 13x15 maze beside a 30x30 one ran on the whole canvas and could get another answer than
-    alone (the bundled model failed examples/maze/small.txt that way). Run group by group, a puzzle's answer does
-    not depend on what shares its batch."""
-    if model.config.canvas_crop <= 0:
-        return [list(range(len(batch)))]
-    import torch
-
-    groups: dict[int, list[int]] = {}
-    for i, puzzle in enumerate(batch):
-        positions = model.canvas_positions(torch.as_tensor(kind.encode(puzzle))[None])
-        groups.setdefault(0 if positions is None else len(positions), []).append(i)
-    return list(groups.values())
 
 
 def _result(kind: PuzzleKind, puzzle: Puzzle, answer: np.ndarray, **fields: Any) -> Result:

@@ -41,7 +41,7 @@ from trmsolve.checkpoint import TASK_ENCODINGS, save_model
 from trmsolve.config import TASK_SHAPES, CheckpointInfo, ModelConfig
 from trmsolve.errors import TrmsolveError
 from trmsolve.hardware import resolve_dtype
-from trmsolve.inference import final, refine
+from trmsolve.inference import crop_groups, refine
 from trmsolve.kinds import get_kind
 from trmsolve.model import Carry, RecursiveReasoningModel
 from trmsolve.options import SolveOptions
@@ -553,9 +553,9 @@ class Trainer:
 
     def _keep_if_best(self, result: dict[str, Any]) -> None:
         """Write the EMA to `out/best` when it scores higher on the held-out split than at every earlier
-        evaluation (exact with all steps plus exact with halting): small recurrent models can fall apart after
-        their peak (weights/maze/README.md), and the peak is the model worth keeping."""
-        score = sum(result[mode]["exact"] for mode in MODES if mode in result)
+        evaluation (`selection_score`): small recurrent models can fall apart after their peak
+        (weights/maze/README.md), and the peak is the model worth keeping."""
+        score = selection_score(result)
         if self.best is not None and score <= self.best["score"]:
             return
         self.best = {"step": self.step, "minutes": round(self.elapsed / 60, 2), "score": score, "eval": result}
@@ -580,7 +580,7 @@ class Trainer:
         if self.eval_data is not None:
             self.model.eval()
             scores = {
-                name: self.evaluate(net, modes=("all_steps",))["all_steps"]["exact"]
+                name: selection_score(self.evaluate(net, modes=("all_steps",)))
                 for name, net in (("ema", self.ema), ("raw", self.model))
             }
             if scores["raw"] > scores["ema"]:
@@ -588,7 +588,7 @@ class Trainer:
             selection = {
                 "weights": "ema" if chosen is self.ema else "raw",
                 "selected_on": self.config.eval_data,
-                "selection_exact_all_steps": scores,
+                "selection_scores": scores,  # selection_score: reached, then exact
             }
         return self._write_model(chosen, out_dir, {**selection, **(provenance or {})})
 
@@ -631,6 +631,13 @@ def tier_names(task: str, inputs: np.ndarray, ratings: np.ndarray) -> np.ndarray
 
 
 @torch.no_grad()
+def selection_score(result: dict[str, Any]) -> list[float]:
+    """How `train --eval-data` ranks evaluations: first the share right at some step (what the default,
+    verified solving, can find), then exact with all steps plus exact with halting. A model can reach more
+    answers while drifting off them in late steps; the sum alone preferred the earlier model."""
+    return [result["all_steps"]["reached"], sum(result[mode]["exact"] for mode in MODES if mode in result)]
+
+
 def evaluate(
     model: RecursiveReasoningModel,
     inputs: np.ndarray,
@@ -646,17 +653,22 @@ def evaluate(
     results: dict[str, Any] = {"n": len(inputs)}
     for mode in modes:
         halt = MODES[mode]
-        exact, steps = [], []
-        for i in range(0, len(inputs), batch_size):
-            last = final(refine(model, inputs[i : i + batch_size], puzzle_identifiers[i : i + batch_size], halt=halt))
-            pred = last.predictions.cpu().numpy()
-            lab = labels[i : i + batch_size]
-            ok = (pred == lab) | (lab == IGNORE_LABEL)
-            exact.append(ok.all(-1))
-            steps.append(last.steps.cpu().numpy())
-        exact_arr, steps_arr = np.concatenate(exact), np.concatenate(steps)
+        exact_arr, reached_arr = np.zeros(len(inputs), bool), np.zeros(len(inputs), bool)
+        steps_arr = np.zeros(len(inputs), int)
+        for group in crop_groups(model, inputs):  # as `solve` runs them: an answer does not depend on its batch
+            for start in range(0, len(group), batch_size):
+                rows = np.array(group[start : start + batch_size])
+                lab = torch.from_numpy(labels[rows])
+                hit = torch.zeros(len(rows), dtype=torch.bool)
+                for record in refine(model, inputs[rows], puzzle_identifiers[rows], halt=halt):
+                    right = ((record.predictions.cpu() == lab) | (lab == IGNORE_LABEL)).all(-1)
+                    hit |= right
+                exact_arr[rows], reached_arr[rows] = right.numpy(), hit.numpy()
+                steps_arr[rows] = record.steps.cpu().numpy()
         entry: dict[str, Any] = {
             "exact": round(float(exact_arr.mean()), 4),
+            # right at some step it ran: what checking every step (verified solving, one view) can find
+            "reached": round(float(reached_arr.mean()), 4),
             "mean_steps": round(float(steps_arr.mean()), 2),
         }
         if tiers is not None:
