@@ -285,7 +285,7 @@ def test_evaluation_runs_each_maze_on_the_crop_it_gets_alone(tmp_path: Path) -> 
     maze's figures do not depend on a 30x30 maze in its batch."""
     from trmsolve.data.csvfile import write_csv
     from trmsolve.data.maze import generate, load_tokens
-    from trmsolve.train import evaluate
+    from trmsolve.evaluation import evaluate
 
     path = tmp_path / "mazes.csv"
     write_csv(path, [*generate(4, seed=3, small_share=1, small_sides=(9, 13)), *generate(1, seed=3, small_share=0)])

@@ -53,6 +53,9 @@
 #   n21 (session 16): n20 again from weights/maze (n18's step 168) at half its rate, with twice the replay of the
 #        17x17 paths of 60+ (maze_m4_train), evaluations every 6 minutes ranked by answers reached at some step
 #        (`train.selection_score`: what verified solving finds), not by the last step's
+#   n22 (session 16): n21 with 32 ACT steps (--max-steps 32): on hard 30x30 mazes the shipped model draws 70% of
+#        the path and ~90 cells off it from step 16 to 64 (benchmarks/maze_path_progress.py): the work stops
+#        carrying from step to step after the 16 it was trained with
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -168,10 +171,11 @@ PY
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 10 \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-45}" ;;
-    n21) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
+    n21|n22) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
            maze_w1_obstacles:4000 maze_c1_train:2000  # n20's data with twice the 17x17 replay
          { head -n 51 data/maze_l6_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m3_select.csv
-         run n21 --init "${INIT:-weights/maze}" --canvas-crop 21 --data data/maze_m4_train.csv \
+         steps=16; [ "$name" = n22 ] && steps=32
+         run "$name" --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps $steps --data data/maze_m4_train.csv \
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 6 \
            --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-100}" ;;

@@ -51,10 +51,11 @@ def eval_command(kind: str) -> Callable[..., None]:
         threads: ThreadsOption = None,
         json_output: JsonOption = False,
     ) -> None:
+        from trmsolve.evaluation import evaluate, evaluate_verified, tier_names
         from trmsolve.hardware import describe, set_threads
         from trmsolve.models import load_model
         from trmsolve.options import SolveOptions
-        from trmsolve.train import evaluate, evaluate_verified, load_data, tier_names
+        from trmsolve.train import load_data
 
         set_threads(threads)
         split = load_data(kind, str(data))
