@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -299,3 +300,30 @@ def test_evaluation_runs_each_maze_on_the_crop_it_gets_alone(tmp_path: Path) -> 
         for figure in ("exact", "reached", "mean_steps"):
             total = sum(result[mode][figure] for result in alone)
             assert together[mode][figure] * len(inputs) == pytest.approx(total, abs=0.02), (mode, figure)
+
+
+@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="torch.compile needs a C++ compiler")
+def test_a_compiled_run_trains_as_the_eager_one(tmp_path: Path) -> None:
+    """`train --compile` runs the same network through torch.compile: the same losses to float rounding."""
+    eager = Trainer(tiny_config(tmp_path / "eager", 3), log=lambda _: None)
+    compiled = Trainer(dataclasses.replace(tiny_config(tmp_path / "compiled", 3), compile=True), log=lambda _: None)
+    for _ in range(2):
+        a, b = eager.train_step(), compiled.train_step()
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+    assert compiled.compiled and not eager.compiled
+
+
+def test_compile_without_a_compiler_is_one_clear_error(tmp_path: Path) -> None:
+    env = {**os.environ, "CXX": str(tmp_path / "no-such-compiler")}
+    data = str(DATA / "maze_64.csv")
+    options = ("--hidden-size", "32", "--num-heads", "2", "--layers", "1", "--minutes", "1", "--compile")
+    done = subprocess.run(
+        [TRMSOLVE, "train", "maze", "--data", data, "-o", str(tmp_path / "run"), *options],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: --compile: torch.compile failed") and "Traceback" not in done.stderr

@@ -261,6 +261,15 @@ def train(
     dtype: Annotated[
         Dtype, typer.Option(help="Matmul number format: auto = bfloat16 (autocast) only where it is native.")
     ] = Dtype.auto,
+    compile: Annotated[
+        bool,
+        typer.Option(
+            "--compile/--no-compile",
+            help="torch.compile the network (needs a C++ compiler; minutes to compile): for long runs, a "
+            "21x21 maze step 1.7x faster in bfloat16, 1.2x in float32. Per session: a resumed run takes this "
+            "session's choice.",
+        ),
+    ] = False,
     canvas_crop: Annotated[
         int,
         typer.Option(
@@ -309,6 +318,7 @@ def train(
         seed=seed,
         max_minutes=minutes,
         threads=threads,
+        compile=compile,
         dtype=dtype.value,
         init=init,
         init_overrides={
