@@ -56,6 +56,11 @@
 #   n22 (session 16): n21 with 32 ACT steps (--max-steps 32): on hard 30x30 mazes the shipped model draws 70% of
 #        the path and ~90 cells off it from step 16 to 64 (benchmarks/maze_path_progress.py): the work stops
 #        carrying from step to step after the 16 it was trained with
+#   n21 fell from its first evaluation like the runs before it (reached 35% -> 30% in 30 minutes); stopped by hand.
+#   n23 (session 16): n21 with the prefix embedding held nearly still (--puzzle-emb-lr 1e-5, was 1e-2): every
+#        maze shares one puzzle identifier, so sign-SGD moved the one prefix token every cell attends to by 0.01
+#        a coordinate a step (mean |change| 0.06 per run, a third of its size) while the network moved at 5e-5;
+#        with --compile
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -171,11 +176,13 @@ PY
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 10 \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-45}" ;;
-    n21|n22) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
+    n21|n22|n23) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
            maze_w1_obstacles:4000 maze_c1_train:2000  # n20's data with twice the 17x17 replay
          { head -n 51 data/maze_l6_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m3_select.csv
          steps=16; [ "$name" = n22 ] && steps=32
-         run "$name" --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps $steps --data data/maze_m4_train.csv \
+         extra=(); [ "$name" = n23 ] && extra=(--puzzle-emb-lr 1e-5 --compile)
+         run "$name" --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps $steps "${extra[@]}" \
+           --data data/maze_m4_train.csv \
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 6 \
            --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-100}" ;;
