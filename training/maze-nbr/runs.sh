@@ -61,6 +61,9 @@
 #        maze shares one puzzle identifier, so sign-SGD moved the one prefix token every cell attends to by 0.01
 #        a coordinate a step (mean |change| 0.06 per run, a third of its size) while the network moved at 5e-5;
 #        with --compile
+#   n22 was resumed with --compile at its step 133 (38 minutes); n23's first evaluation (reached 30%) was below
+#        n21's, so the prefix embedding is not what made the runs fall; stopped by hand at 15 minutes
+#   n24 (session 16): n22 (32 ACT steps) at twice the rate (3e-5), with --compile
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -176,15 +179,16 @@ PY
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 10 \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-45}" ;;
-    n21|n22|n23) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
+    n21|n22|n23|n24) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
            maze_w1_obstacles:4000 maze_c1_train:2000  # n20's data with twice the 17x17 replay
          { head -n 51 data/maze_l6_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m3_select.csv
-         steps=16; [ "$name" = n22 ] && steps=32
-         extra=(); [ "$name" = n23 ] && extra=(--puzzle-emb-lr 1e-5 --compile)
+         steps=16; lr=1.5e-5; extra=()
+         case $name in n22) steps=32 ;; n23) extra=(--puzzle-emb-lr 1e-5 --compile) ;;
+           n24) steps=32 lr=3e-5 extra=(--compile) ;; esac
          run "$name" --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps $steps "${extra[@]}" \
            --data data/maze_m4_train.csv \
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 6 \
-           --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-100}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
