@@ -76,8 +76,8 @@ class TrainConfig:
     eval_minutes: float = 15.0
     eval_size: int = 1000
     threads: int | None = None
-    # torch.compile the network (inductor, a C++ compiler): a 21x21 maze step 1.7x faster in bfloat16 and 1.2x
-    # in float32 after a few minutes of compiling (weights/maze/README.md, session 16). A session setting.
+    # torch.compile the network (inductor, a C++ compiler): a 21x21 maze step 1.47x faster in bfloat16 and 1.15x
+    # in float32 (benchmarks/bench_train_step.py), after up to a few minutes of compiling. A session setting.
     compile: bool = False
 
     def to_dict(self) -> dict[str, Any]:
