@@ -97,4 +97,4 @@ def test_the_headline_names_its_test_set_when_a_model_has_several() -> None:
     assert headline({"test_perfect_5_9": run, "test_obstacles": run}) == "19.0% of 100 (perfect 5-9)"
     assert headline({"selection": "not a run"}) == "not measured"
     checked = {**run, "verified": {"exact": 0.95}}
-    assert headline({"test_perfect_9_17": checked, "test_hard": run}) == "verified 95% of 100 perfect 9-17"
+    assert headline({"test_perfect_9_17": checked, "test_hard": run}) == "verified 95% (100 perfect 9-17)"

@@ -112,7 +112,7 @@ def headline(metrics: dict[str, Any]) -> str:
     if "verified" in entry:  # a named set in whole percent: the line stays within 120 columns
         exact = entry["verified"]["exact"]
         if named:
-            return f"verified {exact:.0%} of {entry['n']:,} {set_name(key)}"
+            return f"verified {exact:.0%} ({entry['n']:,} {set_name(key)})"
         return f"{exact:.1%} of {entry['n']:,}, verified"
     mode = "halting" if "halting" in entry else "all_steps"
     if mode not in entry:
