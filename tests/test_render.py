@@ -108,6 +108,9 @@ def test_verdict_line_says_why_the_puzzle_stopped() -> None:
     assert "4/16 steps (answer checked) · rotated 90 degrees (view 2; 75 steps in all) · q_halt" in plain(
         verdict_line(ran)
     )
+    # a failing maze whose best answer is the puzzle as given, after every view ran: the cost is said too
+    ran.view, ran.symmetry, ran.steps, ran.max_steps, ran.total_steps = 0, "identity", 32, 32, 256
+    assert "32/32 steps (max steps) · as given (256 steps in all) · q_halt" in plain(verdict_line(ran))
 
 
 def test_halting_bar() -> None:

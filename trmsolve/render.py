@@ -63,6 +63,8 @@ def verdict_line(result: Result) -> Text:
     text.append(f" · {result.steps}/{result.max_steps} steps ({stop})")
     if result.view:  # the answer came from a symmetric view, not the one --trace drew
         text.append(f" · {result.symmetry} (view {result.view}; {result.total_steps} steps in all)")
+    elif result.total_steps > result.steps:  # other views ran and none did better than the puzzle as given
+        text.append(f" · as given ({result.total_steps} steps in all)")
     text.append(f" · q_halt {result.q_halt_prob:.2f} · confidence {result.confidence:.2f} · {result.elapsed_ms:.0f} ms")
     return text
 
