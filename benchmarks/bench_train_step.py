@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -45,10 +47,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    work = Path("/tmp") / f"bench_train_step_{time.time_ns()}"
-    work.mkdir(parents=True)
-    lines = Path(args.data).read_text().splitlines(keepends=True)[: args.rows + 1]
-    (work / "data.csv").write_text("".join(lines))
+    with tempfile.TemporaryDirectory() as tmp:  # the run's scratch directory and data, gone afterwards
+        result = measure(args, Path(tmp))
+    print(json.dumps(result, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def measure(args: argparse.Namespace, work: Path) -> dict:
+    """The paired timing, with the first `args.rows` rows of the data in `work`."""
+    with open(args.data) as source:
+        (work / "data.csv").write_text("".join(islice(source, args.rows + 1)))  # the header and the rows
     config = TrainConfig(
         task=args.task,
         data=str(work / "data.csv"),
@@ -71,7 +80,7 @@ def main() -> None:
     trainer.net = trainer.model
     eager_after = seconds_a_step(trainer, args.steps)
     eager_best = min(eager, eager_after)
-    result = {
+    return {
         "data": args.data,
         "init": args.init,
         "canvas_crop": trainer.model.config.canvas_crop,
@@ -91,9 +100,6 @@ def main() -> None:
         "compile_and_two_steps_s": round(compile_seconds, 1),
         "machine": describe("cpu"),
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
