@@ -302,6 +302,29 @@ def test_evaluation_runs_each_maze_on_the_crop_it_gets_alone(tmp_path: Path) -> 
             assert together[mode][figure] * len(inputs) == pytest.approx(total, abs=0.02), (mode, figure)
 
 
+def test_one_all_steps_run_scores_the_halting_protocol_as_a_halting_run_does(tmp_path: Path) -> None:
+    """`evaluate` reads the halting protocol off its all-steps run (half the cost): per maze, the same answer,
+    steps and reached as `refine(halt=True)`, which drops halted puzzles from the batch."""
+    from trmsolve.data.csvfile import write_csv
+    from trmsolve.data.maze import generate, load_tokens
+    from trmsolve.evaluation import score_batch
+    from trmsolve.inference import refine
+
+    path = tmp_path / "mazes.csv"
+    write_csv(path, generate(16, seed=5, small_share=1, small_sides=(9, 13), algorithms=("obstacles",)))
+    inputs, labels, _ = load_tokens(path)
+    ids = np.zeros(len(inputs), dtype=np.int64)
+    model = load_model("maze", dtype="float32")
+    exact, reached, steps = score_batch(model, inputs, labels, ids)["halting"]
+    lab = torch.from_numpy(labels)
+    hit = torch.zeros(len(inputs), dtype=torch.bool)
+    for record in refine(model, inputs, ids, halt=True):
+        right = ((record.predictions == lab) | (lab == IGNORE_LABEL)).all(-1)
+        hit |= right & record.active
+    assert torch.equal(exact, right) and torch.equal(reached, hit) and torch.equal(steps, record.steps)
+    assert 0 < int(exact.sum()) < len(inputs) and len(set(steps.tolist())) > 2  # a test that can fail
+
+
 @pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="torch.compile needs a C++ compiler")
 def test_a_compiled_run_trains_as_the_eager_one(tmp_path: Path) -> None:
     """`train --compile` runs the same network through torch.compile: the same losses to float rounding."""

@@ -17,7 +17,7 @@ from trmsolve.model import RecursiveReasoningModel
 from trmsolve.options import SolveOptions
 
 IGNORE_LABEL = -100  # a label position neither scored nor trained on
-MODES = {"all_steps": False, "halting": True}  # published protocol -> refine(halt=...)
+MODES = ("all_steps", "halting")  # the published protocols: run every step; stop when the Q head says so
 ROUTES = ("as given", "more steps", "other view")  # how verified solving reached a right answer
 
 
@@ -49,6 +49,33 @@ def selection_score(result: dict[str, Any]) -> list[float]:
     return [result["all_steps"]["reached"], sum(result[mode]["exact"] for mode in MODES if mode in result)]
 
 
+def score_batch(
+    model: RecursiveReasoningModel, inputs: np.ndarray, labels: np.ndarray, puzzle_identifiers: np.ndarray
+) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Per puzzle (exact, reached, steps) [B] under each protocol of MODES, from one run of every step.
+
+    A halting run's answer is the all-steps run's answer at the step where the Q head first says stop: early
+    exit changes cost, never answers (`inference`), so one run scores both protocols for the cost of one."""
+    lab = torch.from_numpy(labels)
+    batch = len(inputs)
+    reached, reached_halting, exact_halting = (torch.zeros(batch, dtype=torch.bool) for _ in range(3))
+    halted = torch.zeros(batch, dtype=torch.bool)
+    steps_halting = torch.zeros(batch, dtype=torch.long)
+    for record in refine(model, inputs, puzzle_identifiers, halt=False):
+        right = ((record.predictions.cpu() == lab) | (lab == IGNORE_LABEL)).all(-1)  # [B]
+        reached |= right
+        running = ~halted  # still refining under the halting protocol
+        reached_halting |= right & running
+        stop = running & model.halts(record.q_halt_logits, record.q_continue_logits).cpu()
+        exact_halting[stop], steps_halting[stop] = right[stop], record.step
+        halted |= stop
+    exact_halting[~halted], steps_halting[~halted] = right[~halted], record.step  # stopped by the step limit
+    return {
+        "all_steps": (right, reached, torch.full((batch,), record.step)),
+        "halting": (exact_halting, reached_halting, steps_halting),
+    }
+
+
 @torch.no_grad()
 def evaluate(
     model: RecursiveReasoningModel,
@@ -58,33 +85,28 @@ def evaluate(
     *,
     tiers: np.ndarray | None = None,
     batch_size: int = 256,
-    modes: tuple[str, ...] = tuple(MODES),
+    modes: tuple[str, ...] = MODES,
 ) -> dict[str, Any]:
     """Exact whole-answer accuracy with `halt=False` (all steps) and `halt=True`, overall and per tier, and
     the share right at some step of the run (`reached`)."""
     model.eval()
+    exact, reached, steps = ({mode: np.zeros(len(inputs), dtype) for mode in modes} for dtype in (bool, bool, int))
+    for group in crop_groups(model, inputs):  # as `solve` runs them: an answer does not depend on its batch
+        for start in range(0, len(group), batch_size):
+            rows = np.array(group[start : start + batch_size])
+            scores = score_batch(model, inputs[rows], labels[rows], puzzle_identifiers[rows])
+            for mode in modes:
+                exact[mode][rows], reached[mode][rows], steps[mode][rows] = (t.numpy() for t in scores[mode])
     results: dict[str, Any] = {"n": len(inputs)}
     for mode in modes:
-        exact, reached = np.zeros(len(inputs), bool), np.zeros(len(inputs), bool)
-        steps = np.zeros(len(inputs), int)
-        for group in crop_groups(model, inputs):  # as `solve` runs them: an answer does not depend on its batch
-            for start in range(0, len(group), batch_size):
-                rows = np.array(group[start : start + batch_size])
-                lab = torch.from_numpy(labels[rows])
-                hit = torch.zeros(len(rows), dtype=torch.bool)
-                for record in refine(model, inputs[rows], puzzle_identifiers[rows], halt=MODES[mode]):
-                    right = ((record.predictions.cpu() == lab) | (lab == IGNORE_LABEL)).all(-1)
-                    hit |= right
-                exact[rows], reached[rows], steps[rows] = right.numpy(), hit.numpy(), record.steps.cpu().numpy()
-        entry: dict[str, Any] = {
-            "exact": round(float(exact.mean()), 4),
+        results[mode] = {
+            "exact": round(float(exact[mode].mean()), 4),
             # right at some step it ran: what checking every step (verified solving, one view) can find
-            "reached": round(float(reached.mean()), 4),
-            "mean_steps": round(float(steps.mean()), 2),
+            "reached": round(float(reached[mode].mean()), 4),
+            "mean_steps": round(float(steps[mode].mean()), 2),
         }
         if tiers is not None:
-            entry["by_tier"] = by_tier(exact, tiers)
-        results[mode] = entry
+            results[mode]["by_tier"] = by_tier(exact[mode], tiers)
     return results
 
 

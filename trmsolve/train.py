@@ -497,9 +497,7 @@ class Trainer:
     # ---------------------------------------------------------------------------------------- evaluation
 
     @torch.no_grad()
-    def evaluate(
-        self, model: RecursiveReasoningModel | None = None, modes: tuple[str, ...] = tuple(MODES)
-    ) -> dict[str, Any]:
+    def evaluate(self, model: RecursiveReasoningModel | None = None, modes: tuple[str, ...] = MODES) -> dict[str, Any]:
         """Exact accuracy of `model` (default: the EMA) on the held-out split, with and without halting, by tier."""
         if self.eval_data is None:
             return {}

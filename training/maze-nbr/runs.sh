@@ -64,6 +64,11 @@
 #   n22 was resumed with --compile at its step 133 (38 minutes); n23's first evaluation (reached 30%) was below
 #        n21's, so the prefix embedding is not what made the runs fall; stopped by hand at 15 minutes
 #   n24 (session 16): n22 (32 ACT steps) at twice the rate (3e-5), with --compile
+#   n25 (session 17): from weights/maze (n22's step 132), 23-25 a side, every generator (rooms and organic too:
+#        the hard test has them), paths of 60+, with replay, 25x25 crop, 32 ACT steps; selection 200 (150 of
+#        25x25 paths 70+, 50 obstacle fields: 100 was +-5 points)
+#   n26 (session 17): beside n25, straight to the full 30x30 canvas: the hard test's generator (paths of 70+,
+#        other seed) with replay of 23-25 and 19-21; selection: 200 of the same generator
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
@@ -190,6 +195,20 @@ PY
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 6 \
            --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-100}" ;;
+    n25) mix data/maze_m5_train.csv data/maze_l7_all.csv maze_l6_perfect:10000 maze_l5_perfect:6000 \
+           maze_o1_obstacles:6000 maze_w1_obstacles:3000 maze_c1_train:2000
+         { head -n 151 data/maze_l7_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m5_select.csv
+         run n25 --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 32 --compile --data data/maze_m5_train.csv \
+           --eval-data data/maze_m5_select.csv --eval-size 200 --eval-minutes 10 \
+           --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-120}" ;;
+    n26) mix data/maze_m6_train.csv data/maze_h2_train.csv maze_l7_all:8000 maze_l6_perfect:6000 \
+           maze_o1_obstacles:4000 maze_w1_obstacles:2000
+         head -n 201 data/maze_h2_select.csv > data/maze_h2_select200.csv
+         run n26 --init "${INIT:-weights/maze}" --canvas-crop 0 --max-steps 32 --compile --data data/maze_m6_train.csv \
+           --eval-data data/maze_h2_select200.csv --eval-size 200 --eval-minutes 12 \
+           --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-120}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
