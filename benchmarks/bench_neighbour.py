@@ -1,7 +1,7 @@
 """Neighbour attention as a five-cell stencil against dense attention under the neighbour mask.
 
 The two give the same result (tests/test_maze.py); this times them at the bundled maze model's attention shape
-(4 heads of 32) on the squares a maze runs on (9x9 to the full 30x30 canvas, one prefix token): the forward
+(4 heads of 32) on the squares a maze runs on (9x9 to the full 30x30 canvas, one prefix token; the crops models train on: 17, 21, 25): the forward
 pass alone (solving) and forward plus backward (training), then one refinement step of the bundled maze model
 at each size, as `trmsolve maze` runs it, both ways. `trmsolve.model.STENCIL_MIN_TOKENS` picks between them
 (`STENCIL_MIN_TOKENS_BF16_CPU` in bfloat16 on a CPU: `--dtype bfloat16` times both ways in that format).
@@ -29,7 +29,7 @@ from trmsolve.inference import pass_rows
 from trmsolve.model import RecursiveReasoningModel, neighbour_attention, neighbour_mask, off_grid_keys
 from trmsolve.models import load_model
 
-SIDES = (9, 13, 17, 30)
+SIDES = (9, 13, 17, 21, 25, 30)
 HEADS, HEAD_DIM, PREFIX = 4, 32, 1
 
 
@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+    parser.add_argument("--sides", type=int, nargs="+", default=SIDES)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.threads:
@@ -104,7 +105,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = load_model("maze", dtype=args.dtype).eval()
     rows = []
-    for side in SIDES:
+    for side in args.sides:
         times = attention_times(side, args.batch, args.repeats, model.dtype)
         row = {"side": side, "tokens": PREFIX + side * side, **times}
         for name, stencil in (("stencil", True), ("masked_dense", False)):

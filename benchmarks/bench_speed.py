@@ -62,15 +62,21 @@ def matmul_peak(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> f
 
 
 def flops_per_puzzle_step(config: ModelConfig, length: int | None = None) -> float:
-    """Multiply-adds x 2 of one ACT step of one puzzle: every block application plus the heads."""
+    """Multiply-adds x 2 of one ACT step of one puzzle: every block application plus the heads. Neighbour
+    attention counts the pairs it needs (a cell and its five keys), not the [T, T] scores masked dense attention
+    computes and throws away: the work a puzzle needs, however a kernel spends it."""
     tokens = length or config.total_len
     hidden = config.hidden_size
     inner = swiglu_width(hidden, config.expansion)
     channel = 2 * tokens * hidden * 3 * inner  # gate_up (2 x inner) and down
     if config.mlp_t:
         mixing = 2 * hidden * tokens * 3 * swiglu_width(config.total_len, config.expansion)
-    else:
-        mixing = 2 * tokens * hidden * 4 * hidden + 2 * 2 * tokens * tokens * hidden  # qkv + o, scores + values
+    else:  # qkv + o, then scores and values over the keys each token attends to
+        prefix = config.num_prefix_tokens
+        keys = tokens if not config.neighbour_attention else prefix + 5  # a cell: prefix, itself, 4 neighbours
+        mixing = 2 * tokens * hidden * 4 * hidden + 2 * 2 * tokens * keys * hidden
+        if config.neighbour_attention:  # the prefix tokens attend to every token
+            mixing += 2 * 2 * prefix * tokens * hidden
     per_block = channel + mixing
     if config.arch == "trm":
         applications = config.H_cycles * (config.L_cycles + 1) * config.L_layers

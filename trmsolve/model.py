@@ -111,10 +111,13 @@ class Layout:
     prefix: int = 0
 
 
-# From this many tokens on, neighbour attention runs as a five-cell stencil rather than masked dense attention:
-# in float32 dense attention's fused kernel wins on small grids, the stencil on large ones; in bfloat16 on a CPU
-# the masked kernel is slow at every size and the stencil always runs (benchmarks/bench_neighbour.py).
-STENCIL_MIN_TOKENS = 500
+# From this many tokens on, neighbour attention runs as a five-cell stencil rather than masked dense attention.
+# In float32 dense attention's fused kernel wins on small grids and the stencil on large ones; where they cross
+# depends on the CPU: 9x9-13x13 on an AMD EPYC (Zen 4), about 21x21 on an Intel Xeon. Between 17x17 (290 tokens)
+# and 21x21 (442): the 21x21 crop of the bundled maze model runs 1.25x faster as the stencil on the EPYC at one
+# and two threads, batch 1 and 64. In bfloat16 on a CPU the masked kernel is slow at every size and the stencil
+# always runs (benchmarks/bench_neighbour.py, benchmarks/results/neighbour_attention*.json).
+STENCIL_MIN_TOKENS = 300
 STENCIL_MIN_TOKENS_BF16_CPU = 0
 
 
