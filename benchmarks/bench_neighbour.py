@@ -1,8 +1,8 @@
 """Neighbour attention as a five-cell stencil against dense attention under the neighbour mask.
 
 The two give the same result (tests/test_maze.py); this times them at the bundled maze model's attention shape
-(4 heads of 32) on the squares a maze runs on (9x9 to the full 30x30 canvas, one prefix token; the crops models train on: 17, 21, 25): the forward
-pass alone (solving) and forward plus backward (training), then one refinement step of the bundled maze model
+(4 heads of 32) on the squares a maze runs on (9x9 to the full 30x30 canvas, one prefix token; `--sides`): the
+forward pass alone (solving) and forward plus backward (training), then one refinement step of the bundled maze model
 at each size, as `trmsolve maze` runs it, both ways. `trmsolve.model.STENCIL_MIN_TOKENS` picks between them
 (`STENCIL_MIN_TOKENS_BF16_CPU` in bfloat16 on a CPU: `--dtype bfloat16` times both ways in that format).
 
