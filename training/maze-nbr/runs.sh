@@ -69,6 +69,10 @@
 #        25x25 paths 70+, 50 obstacle fields: 100 was +-5 points)
 #   n26 (session 17): beside n25, straight to the full 30x30 canvas: the hard test's generator (paths of 70+,
 #        other seed) with replay of 23-25 and 19-21; selection: 200 of the same generator
+#   Session 17 resumed both after their first evaluation (`trmsolve train maze --out training/maze-nbr/NAME ...`,
+#   the same arguments): an evaluation of 200 mazes cost n25 15 minutes and n26 30 (each protocol ran its own
+#   pass then), so n25 went on with --eval-minutes 20 and n26 with --eval-size 100 --eval-minutes 30, and both
+#   with the evaluation that scores both protocols in one pass (commit d639ae0)
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
 # held-out evaluations during training (log.jsonl) and train_config.json stay in training/maze-nbr/NAME;
 # exports go to runs/maze-nbr/NAME (not in git). RUNS="n03" runs just that one; to go on from the shipped
