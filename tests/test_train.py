@@ -155,8 +155,9 @@ def test_init_starts_from_the_given_weights_with_a_fresh_optimiser(tmp_path: Pat
 
 def test_init_may_change_the_recursion_but_no_weight(tmp_path: Path) -> None:
     """`train --init DIR --h-cycles 2`: the same weights, run with the cycle counts typed; the width may not change."""
-    first = Trainer(tiny_config(tmp_path / "a", 2), log=lambda _: None)
-    first.export(tmp_path / "exported")
+    config = tiny_config(tmp_path / "a", 2)
+    config.model = dataclasses.replace(config.model, canvas_crop=9)
+    Trainer(config, log=lambda _: None).export(tmp_path / "exported")
     command = [TRMSOLVE, "train", "maze", "--init", str(tmp_path / "exported"), "--data", str(DATA / "maze_64.csv")]
     run = tmp_path / "b"
     typed = ("--h-cycles", "2", "--max-steps", "5", "--hidden-size", "64", "--batch-size", "4")
@@ -165,6 +166,11 @@ def test_init_may_change_the_recursion_but_no_weight(tmp_path: Path) -> None:
     assert recorded.init_overrides == {"H_cycles": 2, "halt_max_steps": 5}  # not --l-cycles: it was not typed
     assert (recorded.model.H_cycles, recorded.model.halt_max_steps) == (2, 5)
     assert recorded.model.L_cycles == 1 and recorded.model.hidden_size == 32  # the initial model's
+    assert recorded.model.canvas_crop == 9  # the initial model's too: --canvas-crop was not typed
+    whole = tmp_path / "whole"  # typed, even 0 (the whole canvas) replaces it
+    typed = ("--minutes", "0.01", "--threads", "1", "--canvas-crop", "0")
+    subprocess.run([*command, "-o", str(whole), *typed], check=True)
+    assert TrainConfig.from_dict(json.loads((whole / "train_config.json").read_text())).model.canvas_crop == 0
 
     config = dataclasses.replace(tiny_config(tmp_path / "c", 2), init=str(tmp_path / "exported"))
     with pytest.raises(TrmsolveError, match="hidden_size cannot change"):

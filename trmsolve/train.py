@@ -652,7 +652,7 @@ def load_initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
     unknown = set(config.init_overrides) - set(WEIGHT_FREE_FIELDS)
     if unknown:
         raise TrmsolveError(f"{config.init}: {', '.join(sorted(unknown))} cannot change from the initial model")
-    crop = config.model.canvas_crop or model.config.canvas_crop
+    crop = config.model.canvas_crop or model.config.canvas_crop  # runs recorded before the crop was an override
     config.model = replace(model.config, **{"canvas_crop": crop, **config.init_overrides})
     return model.state_dict()
 

@@ -274,7 +274,7 @@ def train(
         int,
         typer.Option(
             help="Maze: run on the top-left square holding the mazes, at least this side (0: all 30x30). With "
-            "--init, a crop other than 0 replaces the initial model's (no weight depends on it)."
+            "--init, typed, it replaces the initial model's (no weight depends on it); untyped, the model's stays."
         ),
     ] = 0,
     init: Annotated[
@@ -327,6 +327,7 @@ def train(
                 ("h_cycles", "H_cycles", h_cycles),
                 ("l_cycles", "L_cycles", l_cycles),
                 ("max_steps", "halt_max_steps", max_steps),
+                ("canvas_crop", "canvas_crop", canvas_crop),
             )
             if init and _typed(ctx, option)
         },
