@@ -73,6 +73,8 @@
 #   the same arguments): an evaluation of 200 mazes cost n25 15 minutes and n26 30 (each protocol ran its own
 #   pass then), so n25 went on with --eval-minutes 20 and n26 with --eval-size 100 --eval-minutes 30, and both
 #   with the evaluation that scores both protocols in one pass (commit d639ae0)
+#   n25 stopped at step 468 (best evaluation step 246, below the start's), n26 at step 241 (nothing reached): neither
+#   kept (weights/maze/README.md, session 17)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
