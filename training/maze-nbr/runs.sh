@@ -75,6 +75,8 @@
 #   with the evaluation that scores both protocols in one pass (commit d639ae0)
 #   n25 stopped at step 468 (best evaluation step 246, below the start's), n26 at step 241 (nothing reached): neither
 #   kept (weights/maze/README.md, session 17)
+#   n27 (session 17, the last 30 minutes): n25 with two H cycles an ACT step (--h-cycles 2: 20 cells of reach a
+#        step), selected on 25x25 mazes alone (the first 150 of maze_l7_select: m5's obstacle half hid them)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -217,6 +219,11 @@ PY
            --eval-data data/maze_h2_select200.csv --eval-size 200 --eval-minutes 12 \
            --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-120}" ;;
+    n27) head -n 151 data/maze_l7_select.csv > data/maze_l7_select150.csv
+         run n27 --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 32 --h-cycles 2 --compile \
+           --data data/maze_m5_train.csv --eval-data data/maze_l7_select150.csv --eval-size 150 --eval-minutes 12 \
+           --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-30}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
