@@ -77,6 +77,7 @@
 #   kept (weights/maze/README.md, session 17)
 #   n27 (session 17, the last 30 minutes): n25 with two H cycles an ACT step (--h-cycles 2: 20 cells of reach a
 #        step), selected on 25x25 mazes alone (the first 150 of maze_l7_select: m5's obstacle half hid them)
+#        stopped at step 85 (23 minutes): 1.3% reached at its one evaluation (the start: 5.3%)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
