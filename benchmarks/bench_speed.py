@@ -71,12 +71,11 @@ def flops_per_puzzle_step(config: ModelConfig, length: int | None = None) -> flo
     channel = 2 * tokens * hidden * 3 * inner  # gate_up (2 x inner) and down
     if config.mlp_t:
         mixing = 2 * hidden * tokens * 3 * swiglu_width(config.total_len, config.expansion)
-    else:  # qkv + o, then scores and values over the keys each token attends to
+    else:  # qkv + o, then scores and values over the (query, key) pairs attended
         prefix = config.num_prefix_tokens
-        keys = tokens if not config.neighbour_attention else prefix + 5  # a cell: prefix, itself, 4 neighbours
-        mixing = 2 * tokens * hidden * 4 * hidden + 2 * 2 * tokens * keys * hidden
-        if config.neighbour_attention:  # the prefix tokens attend to every token
-            mixing += 2 * 2 * prefix * tokens * hidden
+        # neighbour attention: a token sees the prefix, itself and 4 neighbours; a prefix token sees every token
+        pairs = tokens * (prefix + 5) + prefix * tokens if config.neighbour_attention else tokens * tokens
+        mixing = 2 * tokens * hidden * 4 * hidden + 2 * 2 * pairs * hidden
     per_block = channel + mixing
     if config.arch == "trm":
         applications = config.H_cycles * (config.L_cycles + 1) * config.L_layers
