@@ -200,13 +200,14 @@ def test_question_weight_weights_the_open_cells_and_is_published_at_one(tmp_path
     trainer = Trainer(dataclasses.replace(tiny_config(tmp_path / "w", 2), question_weight=3.0), log=lambda _: None)
     inputs = torch.from_numpy(trainer.data.inputs[:4])
     valid = torch.from_numpy(trainer.data.labels[:4]) != IGNORE_LABEL
-    weights = trainer.loss_weights(inputs, valid)
+    labels = torch.from_numpy(trainer.data.labels[:4])
+    weights = trainer.loss_weights(inputs, labels, valid)
     open_cells = (inputs == maze.QUESTION_TOKEN) & valid
     assert open_cells.any() and (~open_cells & valid).any()
     assert torch.all(weights[open_cells] == 3.0) and torch.all(weights[~open_cells & valid] == 1.0)
     assert torch.all(weights[~valid] == 0.0)
     published = Trainer(tiny_config(tmp_path / "p", 2), log=lambda _: None)
-    assert torch.equal(published.loss_weights(inputs, valid), valid.float())
+    assert torch.equal(published.loss_weights(inputs, labels, valid), valid.float())
 
     seeded = [
         Trainer(dataclasses.replace(tiny_config(tmp_path / n, 2), question_weight=w), log=lambda _: None)
@@ -214,6 +215,22 @@ def test_question_weight_weights_the_open_cells_and_is_published_at_one(tmp_path
     ]
     losses = [t.train_step()["lm_loss"] for t in seeded]  # same batch and weights, different weighting
     assert losses[0] != losses[1]
+
+
+def test_answer_weight_weights_the_path_and_multiplies_the_question_weight(tmp_path: Path) -> None:
+    """--answer-weight A: the cells the answer changes (a maze's path) count A times, on top of --question-weight."""
+    from trmsolve.data import maze
+
+    config = dataclasses.replace(tiny_config(tmp_path, 2), question_weight=2.0, answer_weight=5.0)
+    trainer = Trainer(config, log=lambda _: None)
+    inputs, labels = (torch.from_numpy(a[:4]) for a in (trainer.data.inputs, trainer.data.labels))
+    valid = labels != IGNORE_LABEL
+    weights = trainer.loss_weights(inputs, labels, valid)
+    path = (labels != inputs) & valid
+    other_open = (inputs == maze.QUESTION_TOKEN) & ~path & valid
+    assert path.any() and other_open.any()
+    assert torch.all(weights[path] == 10.0) and torch.all(weights[other_open] == 2.0)
+    assert torch.all(weights[valid & ~path & ~other_open] == 1.0) and torch.all(weights[~valid] == 0.0)
 
 
 def test_question_weight_is_refused_for_arc(tmp_path: Path) -> None:

@@ -65,6 +65,7 @@ class TrainConfig:
     ema_rate: float = 0.999
     loss: str = "stablemax"  # or "softmax"
     question_weight: float = 1.0  # loss weight of the cells the input leaves open (1 = published)
+    answer_weight: float = 1.0  # loss weight of the cells whose answer differs from the input (1 = published)
     augment: bool = True
     dtype: str = "auto"  # of the matmuls: auto, float32, bfloat16 (autocast)
     init: str | None = None  # start from this model's weights (a bundled name or directory), fresh optimiser
@@ -426,7 +427,7 @@ class Trainer:
         with torch.no_grad():
             correct = (logits.argmax(-1) == labels) & valid
             exact = correct.sum(-1) == counts
-        weights = self.loss_weights(batch["inputs"], valid)
+        weights = self.loss_weights(batch["inputs"], labels, valid)
         lm_loss = (
             token_losses(logits, labels, config.loss) * weights / weights.sum(-1, keepdim=True).clamp_min(1e-9)
         ).sum()
@@ -477,13 +478,17 @@ class Trainer:
             "lr": config.lr * scale,
         }
 
-    def loss_weights(self, inputs: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    def loss_weights(self, inputs: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """[B, seq] weight of each position in its puzzle's mean loss: `question_weight` on the cells the
         input leaves open, against a small model settling on copying the input, which most cells reward (tried
-        on the maze model at 4x: no change in 1,013 steps; weights/maze/README.md)."""
+        on the maze model at 4x: no change in 1,013 steps; weights/maze/README.md); `answer_weight` (times
+        that) on the cells the answer changes, a maze's path: a model that draws fewer path cells than the
+        answer has then pays for each missing one more than for the open cells it rightly leaves alone."""
         weights = valid.float()
         if self.config.question_weight != 1.0:
             weights = torch.where(inputs == self.data.question_token, self.config.question_weight, 1.0) * weights
+        if self.config.answer_weight != 1.0:
+            weights = torch.where(labels != inputs, self.config.answer_weight, 1.0) * weights
         return weights
 
     @torch.no_grad()

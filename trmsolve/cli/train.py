@@ -237,6 +237,13 @@ def train(
             "cells the input already decides; 1 = the published recipe."
         ),
     ] = 1.0,
+    answer_weight: Annotated[
+        float,
+        typer.Option(
+            help="Loss weight of the cells whose answer differs from the input (a maze's path, Sudoku blanks, "
+            "the cells an ARC output changes), times --question-weight; 1 = the published recipe."
+        ),
+    ] = 1.0,
     hidden_size: Annotated[int, typer.Option()] = 256,
     num_heads: Annotated[int, typer.Option()] = 4,
     h_cycles: Annotated[
@@ -315,6 +322,7 @@ def train(
         total_steps=total_steps,
         weight_decay=weight_decay,
         question_weight=question_weight,
+        answer_weight=answer_weight,
         seed=seed,
         max_minutes=minutes,
         threads=threads,
