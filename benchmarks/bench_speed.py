@@ -168,6 +168,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=20.0, help="skip batches slower than this a step")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
     parser.add_argument("--only", nargs="+", default=None, help="just the models whose names contain one of these")
+    parser.add_argument("--compile", action="store_true",
+                        help="steps through torch.compile, as `trmsolve ... --compile` runs them")  # fmt: skip
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -186,6 +188,8 @@ def main() -> None:
         models[name] = RecursiveReasoningModel(ModelConfig(**values)).to(getattr(torch, args.dtype)).eval()
     if args.only:
         models = {name: model for name, model in models.items() if any(part in name for part in args.only)}
+    for model in models.values() if args.compile else ():
+        model.compile_recursion()
     rows: list[dict[str, Any]] = []
     print(f"{'model':42} {'batch':>5} {'GFLOP/step':>10} {'steps/s':>9} {'puzzles/s':>9} {'GFLOP/s':>8} {'of peak':>7}")
     for name, model in models.items():
@@ -199,7 +203,9 @@ def main() -> None:
                 print(f"{name:42} {batch:>5} skipped (~{estimate * batch:.0f} s a step)")
                 continue
             steps = args.steps if batch < 64 else max(1, args.steps - 1)
+            start = time.perf_counter()
             seconds = time_steps(model, batch, inputs, steps, min_seconds=args.min_seconds)
+            elapsed = time.perf_counter() - start  # with --compile: the first batch's includes the compile
             estimate = seconds / batch
             rate = batch / seconds
             achieved = rate * flops / 1e9
@@ -212,8 +218,11 @@ def main() -> None:
                 "gflop_per_s": round(achieved, 1),
                 "dtype": args.dtype,
                 "fraction_of_peak": round(achieved / peak[args.dtype], 3),
+                "compiled": args.compile,
+                "seconds_measuring": round(elapsed, 1),
             }
-            if batch == DEFAULT_BATCH_SIZE:  # the ceiling the model's own matmul shapes set, at the default batch
+            # The ceiling the model's own matmul shapes set at the default batch, as eager passes run side by side.
+            if batch == DEFAULT_BATCH_SIZE and not args.compile:
                 ceiling = linear_ceiling(model, batch, inputs)
                 row["linear_layers_alone_gflop_per_s"] = round(ceiling, 1)
                 row["linear_layers_alone_fraction_of_peak"] = round(ceiling / peak[args.dtype], 3)

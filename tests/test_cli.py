@@ -395,3 +395,13 @@ def test_threads_and_a_short_openmp_spin_by_default() -> None:
     assert out.stdout.splitlines()[-1] == "None", "a wait policy the user chose is left alone"
     result = run("sudoku", SUDOKU / "easy.txt", "--threads", 1, "--json")
     assert result.exit_code == 0 and json_lines(result.stdout)[0]["valid"]
+
+
+@pytest.mark.parametrize("command", [["maze", MAZE / "small.txt"], ["eval", "maze", "--data", MAZE / "maze-hard.csv"]])
+def test_compile_without_a_compiler_is_one_clear_error(command: list, tmp_path: Path) -> None:
+    """--compile needs a C++ compiler: without one, one `error:` line and exit 2, not the compiler's traceback."""
+    env = {**os.environ, "CXX": str(tmp_path / "no-such-compiler"), "TORCHINDUCTOR_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([TRMSOLVE, *map(str, command), "--compile"], capture_output=True, text=True, env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: --compile: torch.compile failed"), done.stderr
+    assert "Traceback" not in done.stderr

@@ -3,11 +3,18 @@ machine lacks are one-line errors. The CPU's features are read once; tests repla
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 
 from trmsolve import hardware
 from trmsolve.errors import TrmsolveError
+from trmsolve.model import StepOutput
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 @pytest.mark.parametrize(
@@ -133,3 +140,40 @@ def test_side_by_side_passes_run_under_the_callers_autocast() -> None:
         torch.set_num_threads(threads)
     assert torch.equal(outputs[0], outputs[1])
     assert not torch.equal(outputs[1], plain)  # the workers did not fall back to float32 matmuls
+
+
+@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="torch.compile needs a C++ compiler")
+def test_a_compiled_step_gives_what_the_eager_step_gives_one_pass_after_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--compile`: the logits and carry of the eager steps to float rounding, over passes of unequal size (a
+    recompile), run one after another: compiled code is not safe to call from several threads at once."""
+    from trmsolve.config import ModelConfig
+    from trmsolve.data.maze import load_tokens
+    from trmsolve.model import RecursiveReasoningModel
+
+    torch.manual_seed(0)  # a small network of the bundled maze model's kind: compiling it takes seconds
+    config = ModelConfig(seq_len=900, vocab_size=6, hidden_size=32, num_heads=2, H_cycles=2, L_cycles=2,
+                         L_layers=1, neighbour_attention=True)  # fmt: skip
+    model = RecursiveReasoningModel(config).eval()
+    inputs = torch.from_numpy(load_tokens(EXAMPLES / "maze" / "maze-hard.csv")[0])[[0, 1, 2, 3, 0]]
+    x = model.embed(inputs)
+
+    def steps() -> list[StepOutput]:
+        carry, outputs = model.initial_carry(5), []
+        for _ in range(2):
+            outputs.append(model.step(carry, x, rows=2))  # passes of 2, 2 and 1 puzzles
+            carry = outputs[-1].carry
+        return outputs
+
+    with torch.inference_mode():
+        eager = steps()
+        model.compile_recursion()
+        monkeypatch.setattr("trmsolve.model.map_passes", lambda *_: pytest.fail("compiled passes on threads"))
+        compiled = steps()
+    assert model.compiled_recursion is not None and model.compiled_recursion.ready
+    for a, b in zip(eager, compiled, strict=True):
+        assert torch.allclose(a.logits, b.logits, atol=1e-4) and torch.equal(a.logits.argmax(-1), b.logits.argmax(-1))
+        assert torch.allclose(a.carry.z_H, b.carry.z_H, atol=1e-4)
+        assert torch.allclose(a.carry.z_L, b.carry.z_L, atol=1e-4)
+        assert torch.allclose(a.q_halt_logits, b.q_halt_logits, atol=1e-4)

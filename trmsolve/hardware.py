@@ -145,6 +145,26 @@ def map_passes(run: Callable[[Part], Result], parts: Sequence[Part], device: tor
         torch.set_num_threads(threads)
 
 
+class Compiled:
+    """`fn` through torch.compile (inductor: a CPU needs a C++ compiler), compiled at its first call, whose
+    failure is one clear error naming `option` rather than a traceback from inside the compiler. Compiled code
+    is not safe to call from several threads at once (pytorch#118260): callers run it on one."""
+
+    def __init__(self, fn: Callable[..., Result], option: str = "--compile") -> None:
+        self.fn, self.option, self.ready = torch.compile(fn), option, False
+
+    def __call__(self, *args: Any) -> Any:
+        if self.ready:
+            return self.fn(*args)
+        try:
+            out = self.fn(*args)
+        except Exception as e:  # torch's compiler raises many kinds
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise TrmsolveError(f"{self.option}: torch.compile failed ({reason}); run without {self.option}") from e
+        self.ready = True
+        return out
+
+
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """The number format autocast gives matmuls on `device` in this thread, or None where autocast is off."""
     return torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else None

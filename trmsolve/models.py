@@ -37,9 +37,11 @@ def load_model(
     dtype: str | torch.dtype | None = None,
     config: str | Path | dict[str, Any] | None = None,
     task: str | None = None,
+    compile: bool = False,
 ) -> RecursiveReasoningModel:
     """Load a model for inference from a bundled name, one of our directories, a published checkpoint
-    file, or `hf:OWNER/REPO[/SUBDIR][@REVISION]`. Returns it in eval mode on `device` in `dtype`."""
+    file, or `hf:OWNER/REPO[/SUBDIR][@REVISION]`. Returns it in eval mode on `device` in `dtype`, its steps
+    through torch.compile with `compile` (`RecursiveReasoningModel.compile_recursion`)."""
     text = str(source)
     path = Path(text).expanduser()
     if text.startswith("hf:"):
@@ -63,7 +65,10 @@ def load_model(
         known = ", ".join(bundled_names()) or "none"
         raise CheckpointError(f"{text}: no such model file, directory or bundled model (bundled: {known})")
     target = resolve_device(device)
-    return model.to(device=target, dtype=resolve_dtype(dtype, target)).eval()
+    model = model.to(device=target, dtype=resolve_dtype(dtype, target)).eval()
+    if compile:
+        model.compile_recursion()
+    return model
 
 
 # ------------------------------------------------------------------------------------------------ listing

@@ -40,7 +40,7 @@ from trmsolve.checkpoint import TASK_ENCODINGS, save_model
 from trmsolve.config import TASK_SHAPES, CheckpointInfo, ModelConfig
 from trmsolve.errors import TrmsolveError
 from trmsolve.evaluation import IGNORE_LABEL, MODES, evaluate, selection_score, tier_names
-from trmsolve.hardware import resolve_dtype
+from trmsolve.hardware import Compiled, resolve_dtype
 from trmsolve.model import Carry, RecursiveReasoningModel, StepOutput
 
 
@@ -318,12 +318,12 @@ class Trainer:
         self.net: torch.nn.Module = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
-        if config.compile:
-            self.net = torch.compile(self.net)  # compiles at the first step (see `_forward`)
-        self.compiled = False
+        self.forward_step: Callable[..., StepOutput] = Compiled(self.net) if config.compile else self.net
         self.ema = copy.deepcopy(self.model).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
+        if config.compile:  # the held-out evaluations' steps too (each as long as several training steps)
+            self.ema.compile_recursion()
 
         emb = getattr(self.model, "puzzle_emb", None)
         dense = [p for n, p in self.model.named_parameters() if not n.startswith("puzzle_emb.")]
@@ -396,19 +396,6 @@ class Trainer:
         )
         return Slots(batch, carry, torch.where(h, 0, s.steps), h)
 
-    def _forward(self, carry: Carry, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor) -> StepOutput:
-        """One ACT step of the training network; with `compile`, the first call compiles it, and a failure to
-        (no C++ compiler, say) is one clear error rather than a traceback from inside the compiler."""
-        if not self.config.compile or self.compiled:
-            return self.net(carry, inputs, puzzle_identifiers, self.positions)
-        try:
-            out = self.net(carry, inputs, puzzle_identifiers, self.positions)
-        except Exception as e:  # torch's compiler raises many kinds
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise TrmsolveError(f"--compile: torch.compile failed ({reason}); train without --compile") from e
-        self.compiled = True
-        return out
-
     def train_step(self) -> dict[str, float]:
         config, model = self.config, self.model
         model.train()
@@ -419,7 +406,7 @@ class Trainer:
         bf16 = self.autocast_dtype == torch.bfloat16
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16)
         with autocast:
-            out = self._forward(slots.carry, batch["inputs"], batch["puzzle_identifiers"])
+            out = self.forward_step(slots.carry, batch["inputs"], batch["puzzle_identifiers"], self.positions)
         logits, q_halt, q_continue = out.logits, out.q_halt_logits, out.q_continue_logits
         labels = batch["labels"]
         valid = labels != IGNORE_LABEL

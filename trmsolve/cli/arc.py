@@ -14,6 +14,7 @@ from trmsolve.cli.common import (
     AdaptStart,
     AdaptStartOption,
     AdaptStepsOption,
+    CompileOption,
     Device,
     Dtype,
     DtypeOption,
@@ -250,6 +251,7 @@ def eval_arc(
     identifiers: IdentifiersOption = None,
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
     dtype: DtypeOption = Dtype.auto,
+    compile: CompileOption = False,
     submission: Annotated[Path | None, typer.Option(help="Write the submission.json (2 attempts) here.")] = None,
     adapt: Annotated[
         bool, typer.Option("--adapt", help="First learn embeddings for the tasks the model never saw (ours).")
@@ -277,7 +279,7 @@ def eval_arc(
             puzzles.append(item)
     if not puzzles:
         raise TrmsolveError(f"{source}: no tasks to evaluate")
-    network = load_model(model, device=device.value, dtype=dtype.value, config=config, task="arc")
+    network = load_model(model, device=device.value, dtype=dtype.value, config=config, task="arc", compile=compile)
     if identifiers is None and network.identifiers is None and built.is_file():
         identifiers = data / "identifiers.json"  # the map of the data set being evaluated
     setup = ArcSetup(

@@ -16,6 +16,7 @@ from trmsolve.cli.common import (
     AdaptStart,
     AdaptStartOption,
     AdaptStepsOption,
+    CompileOption,
     Device,
     Dtype,
     DtypeOption,
@@ -73,6 +74,7 @@ def solve_puzzles(
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
     dtype: DtypeOption = Dtype.auto,
     threads: ThreadsOption = None,
+    compile: CompileOption = False,
     batch_size: Annotated[
         int, typer.Option("--batch-size", "-b", min=1, metavar="N", help="Puzzles run together.")
     ] = DEFAULT_BATCH_SIZE,
@@ -196,7 +198,9 @@ def solve_puzzles(
     model_name = model or DEFAULT_MODELS[kind_name]
     source = model or default_model(kind_name)
     with view.status(f"loading {model_name}"):
-        network = load_model(source, device=device.value, dtype=dtype.value, config=config, task=kind_name)
+        network = load_model(
+            source, device=device.value, dtype=dtype.value, config=config, task=kind_name, compile=compile
+        )
     if kind_name == "arc":  # every augmented version of every task runs before the vote: no streaming
         learn = {"steps": adapt_steps, "start": adapt_start.value} if adapt else None
         all_ok = solve_arc(

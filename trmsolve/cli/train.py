@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from trmsolve.cli.common import (
+    CompileOption,
     Device,
     Dtype,
     DtypeOption,
@@ -49,6 +50,7 @@ def eval_command(kind: str) -> Callable[..., None]:
         dtype: DtypeOption = Dtype.auto,
         device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
         threads: ThreadsOption = None,
+        compile: CompileOption = False,
         json_output: JsonOption = False,
     ) -> None:
         from trmsolve.evaluation import evaluate, evaluate_verified, tier_names
@@ -60,7 +62,7 @@ def eval_command(kind: str) -> Callable[..., None]:
         set_threads(threads)
         split = load_data(kind, str(data))
         n = min(limit or len(split), len(split))
-        network = load_model(model, device=device.value, dtype=dtype.value, task=kind)
+        network = load_model(model, device=device.value, dtype=dtype.value, task=kind, compile=compile)
         inputs = split.inputs[:n]
         tiers = tier_names(kind, inputs, split.ratings[:n])
         result = evaluate(
