@@ -451,7 +451,10 @@ class RecursiveReasoningModel(nn.Module):
         if len(slices) > 1:
 
             def one_pass(part: slice) -> StepOutput:
-                return self.step(carry.select(part), x[part], positions)
+                rows = carry.select(part)
+                if compiled:  # copies: a view's offset would be one more thing to compile for
+                    return self.step(Carry(rows.z_H.clone(), rows.z_L.clone()), x[part].clone(), positions)
+                return self.step(rows, x[part], positions)
 
             # Compiled code runs on one thread at a time: its passes one after another, each on every core.
             return StepOutput.cat(
