@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import torch
 
@@ -145,7 +145,7 @@ def map_passes(run: Callable[[Part], Result], parts: Sequence[Part], device: tor
         torch.set_num_threads(threads)
 
 
-class Compiled:
+class Compiled(Generic[Result]):
     """`fn` through torch.compile (inductor: a CPU needs a C++ compiler), compiled at its first call, whose
     failure is one clear error naming `option` rather than a traceback from inside the compiler. Compiled code
     is not safe to call from several threads at once (pytorch#118260): callers run it on one."""
@@ -153,7 +153,7 @@ class Compiled:
     def __init__(self, fn: Callable[..., Result], option: str = "--compile") -> None:
         self.fn, self.option, self.ready = torch.compile(fn), option, False
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any) -> Result:
         if self.ready:
             return self.fn(*args)
         try:

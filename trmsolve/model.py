@@ -327,7 +327,7 @@ class RecursiveReasoningModel(nn.Module):
         with torch.no_grad():  # the Q head starts out saying "continue"
             self.q_head.weight.zero_()
             self.q_head.bias.fill_(-5.0)
-        self.compiled_recursion: Compiled | None = None  # see compile_recursion
+        self.compiled_recursion: Compiled[Carry] | None = None  # see compile_recursion
 
     @property
     def device(self) -> torch.device:

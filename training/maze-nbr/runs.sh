@@ -80,6 +80,9 @@
 #        stopped at step 85 (23 minutes): 1.3% reached at its one evaluation (the start: 5.3%)
 #   n28 (session 18): n25 with --answer-weight 4 (each path cell's loss counts 4 times: n25 and n26 learned to
 #        draw fewer path cells), selected on 25x25 mazes alone (l7_select150)
+#        fell to 2.7% reached at step 195 and 0 at step 317 (start 5.3%); stopped at step 382 (71 minutes)
+#   n29 (session 18): n25's data with 64 ACT steps a maze (--max-steps 64; going from 16 to 32 made n22, today's
+#        weights/maze), selected on 100 25x25 mazes
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -231,6 +234,10 @@ PY
            --data data/maze_m5_train.csv --eval-data data/maze_l7_select150.csv --eval-size 150 --eval-minutes 20 \
            --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-120}" ;;
+    n29) run n29 --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 64 --compile \
+           --data data/maze_m5_train.csv --eval-data data/maze_l7_select150.csv --eval-size 100 --eval-minutes 20 \
+           --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-55}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
