@@ -82,7 +82,8 @@
 #        draw fewer path cells), selected on 25x25 mazes alone (l7_select150)
 #        fell to 2.7% reached at step 195 and 0 at step 317 (start 5.3%); stopped at step 382 (71 minutes)
 #   n29 (session 18): n25's data with 64 ACT steps a maze (--max-steps 64; going from 16 to 32 made n22, today's
-#        weights/maze), selected on 100 25x25 mazes
+#        weights/maze), selected on 100 25x25 mazes: 6% reached at step 193 (the start: 4%), 2% at step 423;
+#        stopped at step 430 (51 minutes)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
