@@ -358,7 +358,9 @@ def test_a_compiled_run_trains_as_the_eager_one(tmp_path: Path) -> None:
         a, b = eager.train_step(), compiled.train_step()
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
     assert (
-        isinstance(compiled.forward_step, Compiled) and compiled.forward_step.ready and eager.forward_step is eager.net
+        isinstance(compiled.forward_step, Compiled)
+        and compiled.forward_step.ready
+        and eager.forward_step is eager.model
     )
 
 

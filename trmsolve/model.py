@@ -451,10 +451,11 @@ class RecursiveReasoningModel(nn.Module):
         if len(slices) > 1:
 
             def one_pass(part: slice) -> StepOutput:
-                rows = carry.select(part)
+                part_carry = carry.select(part)
                 if compiled:  # copies: a view's offset would be one more thing to compile for
-                    return self.step(Carry(rows.z_H.clone(), rows.z_L.clone()), x[part].clone(), positions)
-                return self.step(rows, x[part], positions)
+                    part_carry = Carry(part_carry.z_H.clone(), part_carry.z_L.clone())
+                    return self.step(part_carry, x[part].clone(), positions)
+                return self.step(part_carry, x[part], positions)
 
             # Compiled code runs on one thread at a time: its passes one after another, each on every core.
             return StepOutput.cat(

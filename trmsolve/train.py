@@ -315,10 +315,10 @@ class Trainer:
                 self.data, inputs=self.data.inputs[:, cells], labels=self.data.labels[:, cells]
             )
             self.positions = self.positions.to(self.device)
-        self.net: torch.nn.Module = self.model
+        net: torch.nn.Module = self.model
         if self.world > 1:
-            self.net = torch.nn.parallel.DistributedDataParallel(self.model)
-        self.forward_step: Callable[..., StepOutput] = Compiled(self.net) if config.compile else self.net
+            net = torch.nn.parallel.DistributedDataParallel(self.model)
+        self.forward_step: Callable[..., StepOutput] = Compiled(net) if config.compile else net
         self.ema = copy.deepcopy(self.model).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
