@@ -199,9 +199,8 @@ def test_question_weight_weights_the_open_cells_and_is_published_at_one(tmp_path
     from trmsolve.data import maze
 
     trainer = Trainer(dataclasses.replace(tiny_config(tmp_path / "w", 2), question_weight=3.0), log=lambda _: None)
-    inputs = torch.from_numpy(trainer.data.inputs[:4])
-    valid = torch.from_numpy(trainer.data.labels[:4]) != IGNORE_LABEL
-    labels = torch.from_numpy(trainer.data.labels[:4])
+    inputs, labels = (torch.from_numpy(a[:4]) for a in (trainer.data.inputs, trainer.data.labels))
+    valid = labels != IGNORE_LABEL
     weights = trainer.loss_weights(inputs, labels, valid)
     open_cells = (inputs == maze.QUESTION_TOKEN) & valid
     assert open_cells.any() and (~open_cells & valid).any()
