@@ -157,7 +157,7 @@ def test_init_starts_from_the_given_weights_with_a_fresh_optimiser(tmp_path: Pat
 def test_init_may_change_the_recursion_but_no_weight(tmp_path: Path) -> None:
     """`train --init DIR --h-cycles 2`: the same weights, run with the cycle counts typed; the width may not change."""
     config = tiny_config(tmp_path / "a", 2)
-    config.model = dataclasses.replace(config.model, canvas_crop=9)
+    config.model = dataclasses.replace(config.model, canvas_crop=9, neighbour_attention=True)
     Trainer(config, log=lambda _: None).export(tmp_path / "exported")
     command = [TRMSOLVE, "train", "maze", "--init", str(tmp_path / "exported"), "--data", str(DATA / "maze_64.csv")]
     run = tmp_path / "b"
@@ -168,14 +168,20 @@ def test_init_may_change_the_recursion_but_no_weight(tmp_path: Path) -> None:
     assert (recorded.model.H_cycles, recorded.model.halt_max_steps) == (2, 5)
     assert recorded.model.L_cycles == 1 and recorded.model.hidden_size == 32  # the initial model's
     assert recorded.model.canvas_crop == 9  # the initial model's too: --canvas-crop was not typed
+    assert not recorded.model.position_free_prefix
     whole = tmp_path / "whole"  # typed, even 0 (the whole canvas) replaces it
-    typed = ("--minutes", "0.01", "--threads", "1", "--canvas-crop", "0")
+    typed = ("--minutes", "0.01", "--threads", "1", "--canvas-crop", "0", "--position-free-prefix")
     subprocess.run([*command, "-o", str(whole), *typed], check=True)
-    assert TrainConfig.from_dict(json.loads((whole / "train_config.json").read_text())).model.canvas_crop == 0
+    model = TrainConfig.from_dict(json.loads((whole / "train_config.json").read_text())).model
+    assert (model.canvas_crop, model.position_free_prefix) == (0, True)
 
     config = dataclasses.replace(tiny_config(tmp_path / "c", 2), init=str(tmp_path / "exported"))
     with pytest.raises(TrmsolveError, match="hidden_size cannot change"):
         Trainer(dataclasses.replace(config, init_overrides={"hidden_size": 64}), log=lambda _: None)
+    plain = tiny_config(tmp_path / "d", 2)  # all-to-all attention: no prefix score to free of positions
+    plain.model = dataclasses.replace(plain.model, position_free_prefix=True)
+    with pytest.raises(TrmsolveError, match="position_free_prefix needs neighbour_attention"):
+        Trainer(plain, log=lambda _: None)
 
 
 def test_a_canvas_crop_trains_on_the_square_the_mazes_occupy(tmp_path: Path) -> None:

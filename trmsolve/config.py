@@ -74,6 +74,11 @@ class ModelConfig:
     # prefix tokens and the cells still see each other), so one block moves information one cell, the same
     # rule on any size of maze. False: every token attends to every token (the published models).
     neighbour_attention: bool = False
+    # Neighbour attention only: the prefix tokens and the cells score each other without rotary positions, so
+    # the network computes the same at every place on the canvas (with positions, a cell's view of the prefix
+    # depends on how far it is from the canvas's top-left corner, and a rule trained on the top-left 21x21
+    # does not hold beyond it). Cells still score their neighbours with rotary positions (fixed offsets).
+    position_free_prefix: bool = False
 
     @property
     def num_prefix_tokens(self) -> int:
@@ -106,6 +111,8 @@ class ModelConfig:
                 raise ValueError(f"{name} is {value!r}, outside {low}..{high}")
         if self.neighbour_attention and (self.mlp_t or not self.canvas_side):
             raise ValueError("neighbour_attention needs attention over a square canvas (seq_len a square)")
+        if self.position_free_prefix and not self.neighbour_attention:
+            raise ValueError("position_free_prefix needs neighbour_attention")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size {self.hidden_size} is not a multiple of num_heads {self.num_heads}")
 

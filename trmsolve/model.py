@@ -109,6 +109,7 @@ class Layout:
     attn_mask: torch.Tensor | None = None
     stencil: torch.Tensor | None = None
     prefix: int = 0
+    position_free_prefix: bool = False  # the stencil scores prefix tokens against cells without rotary positions
 
 
 # From this many tokens on, neighbour attention runs as a five-cell stencil rather than masked dense attention.
@@ -141,11 +142,17 @@ def off_grid_keys(rows: int, width: int, device: torch.device | str | None = Non
 
 
 def neighbour_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, off_grid: torch.Tensor, prefix: int
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    off_grid: torch.Tensor,
+    prefix: int,
+    plain: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Attention in which a cell of the grid sees the prefix tokens, itself and its four neighbours, and a prefix
     token sees everything. q, k, v [B, T, heads, d] with T = prefix + rows x width cells (row-major); `off_grid`
-    is `off_grid_keys(rows, width)`. Returns the shape of q.
+    is `off_grid_keys(rows, width)`; `plain`: q and k before rotary positions, for every score that involves a
+    prefix token (ModelConfig.position_free_prefix). Returns the shape of q.
 
     The softmax over at most prefix + 5 keys equals attention under the [T, T] mask of those pairs, in time
     linear in T: on the 901 tokens of a 30x30 maze, dense scores cost more than the stencil's extra passes."""
@@ -161,7 +168,9 @@ def neighbour_attention(
     scores = torch.stack([(qc * key).sum(-1) for key in near_k], dim=-1)  # [B, rows, width, heads, 5]
     scores = scores.masked_fill(off_grid, float("-inf"))
     if prefix:
-        prefix_scores = torch.einsum("brwhd,bphd->brwhp", qc, k[:, :prefix])  # [B, rows, width, heads, prefix]
+        q, k = plain or (q, k)
+        qp = q[:, prefix:].reshape(batch, rows, width, heads, dim) * scale if plain else qc
+        prefix_scores = torch.einsum("brwhd,bphd->brwhp", qp, k[:, :prefix])  # [B, rows, width, heads, prefix]
         scores = torch.cat((prefix_scores, scores), dim=-1)
     weights = scores.softmax(-1)
     cells = sum(weights[..., prefix + j, None] * value for j, value in enumerate(near_v))
@@ -208,10 +217,11 @@ class Attention(nn.Module):
         batch, seq, hidden = h.shape
         qkv = self.qkv_proj(h).view(batch, seq, 3 * self.num_heads, self.head_dim)
         q, k, v = qkv.split(self.num_heads, dim=2)
+        plain = (q, k) if layout.position_free_prefix else None
         if layout.rotary is not None:
             q, k = apply_rotary(q, *layout.rotary), apply_rotary(k, *layout.rotary)
         if layout.stencil is not None:
-            out = neighbour_attention(q, k, v, layout.stencil, layout.prefix)
+            out = neighbour_attention(q, k, v, layout.stencil, layout.prefix, plain)
         else:
             q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=layout.attn_mask).transpose(1, 2)
@@ -395,10 +405,11 @@ class RecursiveReasoningModel(nn.Module):
         cells = torch.arange(self.config.seq_len, device=self.device) if positions is None else positions
         bf16_cpu = self.device.type == "cpu" and torch.bfloat16 in (self.dtype, autocast_dtype(self.device))
         threshold = STENCIL_MIN_TOKENS_BF16_CPU if bf16_cpu else STENCIL_MIN_TOKENS
-        if self.num_prefix_tokens + len(cells) >= threshold:  # a crop is the canvas's top-left square
+        free = self.config.position_free_prefix  # only the stencil scores the prefix without positions
+        if free or self.num_prefix_tokens + len(cells) >= threshold:  # a crop is the canvas's top-left square
             width = self.config.canvas_side if positions is None else math.isqrt(len(positions))
             stencil = off_grid_keys(len(cells) // width, width, self.device)
-            return Layout(rotary, stencil=stencil, prefix=self.num_prefix_tokens)
+            return Layout(rotary, stencil=stencil, prefix=self.num_prefix_tokens, position_free_prefix=free)
         return Layout(rotary, attn_mask=neighbour_mask(cells, self.config.canvas_side, self.num_prefix_tokens))
 
     def reason(self, carry: Carry, x: torch.Tensor, positions: torch.Tensor | None = None) -> Carry:

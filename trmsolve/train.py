@@ -70,7 +70,7 @@ class TrainConfig:
     dtype: str = "auto"  # of the matmuls: auto, float32, bfloat16 (autocast)
     init: str | None = None  # start from this model's weights (a bundled name or directory), fresh optimiser
     # With `init`: model fields that replace the initial model's. Only those no weight depends on.
-    init_overrides: dict[str, int] = field(default_factory=dict)
+    init_overrides: dict[str, int | bool] = field(default_factory=dict)
     seed: int = 0
     max_minutes: float | None = None
     checkpoint_minutes: float = 5.0
@@ -298,6 +298,10 @@ class Trainer:
             config.model = dataclasses.replace(config.model, num_puzzle_identifiers=len(self.data.identifiers))
         initial = load_initial_weights(config)
         model_config = config.model
+        try:  # what loading the exported model would refuse, refused before training it
+            model_config.check()
+        except ValueError as error:
+            raise TrmsolveError(f"model: {error}") from None
         encoding = dict(TASK_ENCODINGS.get(config.task, {}))
         if config.augment and self.data.symmetries:  # what verified solving may use for its retries
             encoding["symmetries"] = list(self.data.symmetries)
@@ -621,7 +625,7 @@ def mean_of(values: list[float]) -> float:
 
 
 # Model fields a run may change from its initial model's: no weight's shape or meaning depends on them.
-WEIGHT_FREE_FIELDS = ("H_cycles", "L_cycles", "halt_max_steps", "canvas_crop")
+WEIGHT_FREE_FIELDS = ("H_cycles", "L_cycles", "halt_max_steps", "canvas_crop", "position_free_prefix")
 
 
 def load_initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:

@@ -84,6 +84,11 @@
 #   n29 (session 18): n25's data with 64 ACT steps a maze (--max-steps 64; going from 16 to 32 made n22, today's
 #        weights/maze), selected on 100 25x25 mazes: 6% reached at step 193 (the start: 4%), 2% at step 423;
 #        stopped at step 430 (51 minutes)
+#   n30 (session 19): n22's recipe (21x21, 32 ACT steps, maze_m4_train) from weights/maze with the prefix token
+#        scored against the cells without rotary positions (--position-free-prefix): the shipped model solves a
+#        21x21 maze moved 9 cells down and right on the canvas far less often (reached 22% -> 8%, l6_held50), so
+#        its rule depends on where a cell is, and 30x30 mazes put cells where it never trained; lr 5e-5 to
+#        recover from the change (zero-shot: reached 4%)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -239,6 +244,10 @@ PY
            --data data/maze_m5_train.csv --eval-data data/maze_l7_select150.csv --eval-size 100 --eval-minutes 20 \
            --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-55}" ;;
+    n30) run n30 --init "${INIT:-weights/maze}" --position-free-prefix --canvas-crop 21 --max-steps 32 --compile \
+           --data data/maze_m4_train.csv --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 12 \
+           --batch-size 64 --lr 5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-140}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;

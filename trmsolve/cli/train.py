@@ -262,6 +262,13 @@ def train(
         bool,
         typer.Option(help="Maze: each cell attends to its four neighbours only (one local rule for every size)."),
     ] = False,
+    position_free_prefix: Annotated[
+        bool,
+        typer.Option(
+            help="With --neighbour-attention: the prefix token and the cells score each other without positions, "
+            "so the rule is the same everywhere on the canvas. With --init, typed, it replaces the initial model's."
+        ),
+    ] = False,
     puzzle_emb_ndim: Annotated[int, typer.Option(help="Puzzle-embedding width (prefix tokens the Q head reads).")] = 0,
     puzzle_emb_lr: Annotated[float, typer.Option(help="Sign-SGD rate of the puzzle embeddings.")] = 1e-2,
     max_steps: Annotated[int, typer.Option(help="ACT steps (halt_max_steps).")] = 16,
@@ -307,6 +314,7 @@ def train(
         "puzzle_emb_ndim": puzzle_emb_ndim,
         "canvas_crop": canvas_crop,
         "neighbour_attention": neighbour_attention,
+        "position_free_prefix": position_free_prefix,
     }
     if l_cycles is not None:
         overrides["L_cycles"] = l_cycles
@@ -338,6 +346,7 @@ def train(
                 ("l_cycles", "L_cycles", l_cycles),
                 ("max_steps", "halt_max_steps", max_steps),
                 ("canvas_crop", "canvas_crop", canvas_crop),
+                ("position_free_prefix", "position_free_prefix", position_free_prefix),
             )
             if init and _typed(ctx, option)
         },
