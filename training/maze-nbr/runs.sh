@@ -89,6 +89,11 @@
 #        21x21 maze moved 9 cells down and right on the canvas far less often (reached 22% -> 8%, l6_held50), so
 #        its rule depends on where a cell is, and 30x30 mazes put cells where it never trained; lr 5e-5 to
 #        recover from the change (zero-shot: reached 4%)
+#   n30 stopped at step 326 (31 minutes): the obstacle fields came back (64% reached at step 110) but not the long
+#        paths (0 of l6_held50 at steps 110 and 318): the prefix token's positions were part of the rule
+#   n31 (session 19): n22's recipe on the whole canvas (--canvas-crop 0), so the dihedral transforms put the mazes
+#        in all four corners of the 30x30 canvas and the positional rule trains where 30x30 mazes reach; lr 3e-5;
+#        selected on the first 50 of maze_l6_select as given and moved 9 cells down and right (maze_l6_moved100)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -248,6 +253,19 @@ PY
            --data data/maze_m4_train.csv --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 12 \
            --batch-size 64 --lr 5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-140}" ;;
+    n31) python - <<'PY'  # the first 50 of maze_l6_select, then the same 50 moved 9 cells down and right
+import csv
+rows = list(csv.reader(open("data/maze_l6_select.csv")))
+moved = lambda s: "#" * 270 + "".join("#" * 9 + s[r * 30 : r * 30 + 21] for r in range(21))
+inside = lambda s: set(s[630:] + "".join(s[r * 30 + 21 : r * 30 + 30] for r in range(21))) == {"#"}
+assert all(inside(s) for row in rows[1:51] for s in row[1:3])  # each maze within the top-left 21x21
+out = rows[:51] + [[row[0], moved(row[1]), moved(row[2]), row[3]] for row in rows[1:51]]
+csv.writer(open("data/maze_l6_moved100.csv", "w", newline=""), lineterminator="\n").writerows(out)
+PY
+         run n31 --init "${INIT:-weights/maze}" --canvas-crop 0 --max-steps 32 --compile \
+           --data data/maze_m4_train.csv --eval-data data/maze_l6_moved100.csv --eval-size 100 --eval-minutes 15 \
+           --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-100}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
