@@ -186,7 +186,7 @@ class Summary:
     valid: int = 0
     known: int = 0  # results whose puzzle came with a known answer
     correct: int = 0
-    failed: int = 0  # invalid, or differs from the known answer
+    unsolved: list[Puzzle] = field(default_factory=list)  # invalid, or differs from the known answer
     steps: int = 0
     total_steps: int = 0  # puzzle-steps over every view
     halted: int = 0
@@ -196,7 +196,8 @@ class Summary:
     def add(self, result: Result) -> None:
         self.puzzles += 1
         self.valid += result.valid
-        self.failed += not result.ok
+        if not result.ok:
+            self.unsolved.append(result.puzzle)
         self.steps += result.steps
         self.total_steps += result.total_steps
         self.halted += result.halted
@@ -205,6 +206,10 @@ class Summary:
         if result.correct is not None:
             self.known += 1
             self.correct += result.correct
+
+    @property
+    def failed(self) -> int:
+        return len(self.unsolved)
 
     @property
     def mean_steps(self) -> float:

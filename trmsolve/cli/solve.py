@@ -33,6 +33,7 @@ from trmsolve.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS_PER_VIEW, DEFAULT
 
 if TYPE_CHECKING:
     from trmsolve.kinds import Puzzle, PuzzleKind
+    from trmsolve.model import RecursiveReasoningModel
 
 KIND_HELP = {
     "sudoku": "Solve Sudoku: one puzzle per line (81 cells, 0 or . for blanks, comments allowed), 9-line grids "
@@ -215,9 +216,26 @@ def solve_puzzles(
         )
         raise typer.Exit(EXIT_BAD_INPUT if bad_input else 0 if all_ok else EXIT_INVALID)
     summary = view.run(puzzles, network, options, model_name)
+    point_past_the_trained_size(summary.unsolved, network, model_name)
     if bad_input:
         raise typer.Exit(EXIT_BAD_INPUT)
     raise typer.Exit(EXIT_INVALID if summary.failed else 0)
+
+
+def point_past_the_trained_size(unsolved: list[Puzzle], network: RecursiveReasoningModel, model_name: str) -> None:
+    """A note when mazes larger than the square a cropped model trained on are among the unsolved: that is where
+    the bundled maze model fails (0% of hard 30x30 mazes, weights/maze/README.md), and a person should hear what
+    solves them rather than retry."""
+    from trmsolve.kinds.maze import maze_extent
+
+    trained = network.config.canvas_crop
+    larger = sum(max(maze_extent(p.grid)) > trained for p in unsolved) if trained and network.info.task == "maze" else 0
+    if larger:
+        note(
+            f"{larger} of the unsolved mazes {'are' if larger > 1 else 'is'} larger than the {trained}x{trained} "
+            f"model {model_name} trained on: for mazes up to 30x30, a published Maze-Hard checkpoint (`trmsolve "
+            "models`) is the choice"
+        )
 
 
 def read_all(inputs: list[str], kind: PuzzleKind) -> tuple[list[Puzzle], bool]:
