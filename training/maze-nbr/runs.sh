@@ -94,6 +94,11 @@
 #   n31 (session 19): n22's recipe on the whole canvas (--canvas-crop 0), so the dihedral transforms put the mazes
 #        in all four corners of the 30x30 canvas and the positional rule trains where 30x30 mazes reach; lr 3e-5;
 #        selected on the first 50 of maze_l6_select as given and moved 9 cells down and right (maze_l6_moved100)
+#   n31 stopped at step 172 (39 minutes): the selection split fell from the start's 11% reached (bfloat16) to 3% at
+#        step 37 and 0 at step 155
+#   n32 (session 19): n22's recipe at a tenth of n22's rate (5e-6): every run so far lost the long paths within
+#        40-300 steps at 1.5e-5-5e-5, as if any coordinated change of the weights were amplified over the 320 block
+#        applications of 32 steps; selected on 21x21 long paths alone (the first 50 of maze_l6_select)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -266,6 +271,11 @@ PY
            --data data/maze_m4_train.csv --eval-data data/maze_l6_moved100.csv --eval-size 100 --eval-minutes 15 \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-100}" ;;
+    n32) head -n 51 data/maze_l6_select.csv > data/maze_l6_select50.csv
+         run n32 --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps 32 --compile \
+           --data data/maze_m4_train.csv --eval-data data/maze_l6_select50.csv --eval-size 50 --eval-minutes 8 \
+           --batch-size 64 --lr 5e-6 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-40}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
