@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -237,6 +238,20 @@ def test_answer_weight_weights_the_path_and_multiplies_the_question_weight(tmp_p
     assert path.any() and other_open.any()
     assert torch.all(weights[path] == 10.0) and torch.all(weights[other_open] == 2.0)
     assert torch.all(weights[valid & ~path & ~other_open] == 1.0) and torch.all(weights[~valid] == 0.0)
+
+
+def test_supervise_from_runs_the_early_steps_without_a_token_loss_or_halting(tmp_path: Path) -> None:
+    """--supervise-from 3 with 3 ACT steps: the batch's first two steps have no token loss and no maze halts; the
+    third is supervised and ends every maze; the next batch starts over. 1 (published): a loss from the first."""
+    trainer = Trainer(dataclasses.replace(tiny_config(tmp_path / "late", 8), supervise_from=3), log=lambda _: None)
+    logs = [trainer.train_step() for _ in range(4)]
+    assert [log["lm_loss"] == 0.0 for log in logs] == [True, True, False, True]
+    assert math.isnan(logs[0]["halted_steps"]) and math.isnan(logs[1]["halted_steps"])
+    assert logs[2]["halted_steps"] == 3.0
+    published = Trainer(tiny_config(tmp_path / "every", 8), log=lambda _: None)
+    assert published.train_step()["lm_loss"] > 0.0
+    with pytest.raises(TrmsolveError, match="past the last of 3 ACT steps"):
+        Trainer(dataclasses.replace(tiny_config(tmp_path / "never", 8), supervise_from=4), log=lambda _: None)
 
 
 def test_question_weight_is_refused_for_arc(tmp_path: Path) -> None:

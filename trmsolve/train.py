@@ -66,6 +66,9 @@ class TrainConfig:
     loss: str = "stablemax"  # or "softmax"
     question_weight: float = 1.0  # loss weight of the cells the input leaves open (1 = published)
     answer_weight: float = 1.0  # loss weight of the cells whose answer differs from the input (1 = published)
+    # ACT steps before this one run without a token loss and without halting (1 = every step, as published): on a
+    # long maze the early steps cannot know the path, and a loss there teaches the rule to hedge.
+    supervise_from: int = 1
     augment: bool = True
     dtype: str = "auto"  # of the matmuls: auto, float32, bfloat16 (autocast)
     init: str | None = None  # start from this model's weights (a bundled name or directory), fresh optimiser
@@ -302,6 +305,10 @@ class Trainer:
             model_config.check()
         except ValueError as error:
             raise TrmsolveError(f"model: {error}") from None
+        if config.supervise_from > model_config.halt_max_steps:
+            raise TrmsolveError(
+                f"--supervise-from {config.supervise_from} is past the last of {model_config.halt_max_steps} ACT steps"
+            )
         encoding = dict(TASK_ENCODINGS.get(config.task, {}))
         if config.augment and self.data.symmetries:  # what verified solving may use for its retries
             encoding["symmetries"] = list(self.data.symmetries)
@@ -418,13 +425,14 @@ class Trainer:
         with torch.no_grad():
             correct = (logits.argmax(-1) == labels) & valid
             exact = correct.sum(-1) == counts
-        weights = self.loss_weights(batch["inputs"], labels, valid)
+        steps = slots.steps + 1
+        supervised = steps >= config.supervise_from  # [B]
+        weights = self.loss_weights(batch["inputs"], labels, valid) * supervised[:, None]
         lm_loss = (
             token_losses(logits, labels, config.loss) * weights / weights.sum(-1, keepdim=True).clamp_min(1e-9)
         ).sum()
         q_loss = F.binary_cross_entropy_with_logits(q_halt, exact.float(), reduction="sum")
 
-        steps = slots.steps + 1
         with torch.no_grad():
             last = steps >= model.config.halt_max_steps
             halted = last | model.halts(q_halt, q_continue)
@@ -432,7 +440,7 @@ class Trainer:
             min_steps = explore.to(self.device) * torch.randint(
                 2, model.config.halt_max_steps + 1, (len(steps),), generator=self.gen
             ).to(self.device)
-            halted = halted & (steps >= min_steps)
+            halted = halted & (steps >= min_steps) & (supervised | last)
         if not model.config.no_ACT_continue:
             with torch.no_grad(), autocast:  # the continue target: the next step's best Q, as published
                 nxt = model(

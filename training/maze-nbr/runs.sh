@@ -99,6 +99,13 @@
 #   n32 (session 19): n22's recipe at a tenth of n22's rate (5e-6): every run so far lost the long paths within
 #        40-300 steps at 1.5e-5-5e-5, as if any coordinated change of the weights were amplified over the 320 block
 #        applications of 32 steps; selected on 21x21 long paths alone (the first 50 of maze_l6_select)
+#   n33 (session 19): n02's recipe from scratch with --position-free-prefix: does a model that cannot tell where
+#        a cell is learn the small mazes as fast as n02 did (obstacle test 5-9: 78% at step 713, 98% at 1,043)?
+#   n32 stopped at step 171 (16 minutes): 4% reached at step 115 (start 14%); its dense weights had moved 0.1%
+#        (the prefix embedding 26%), and the long paths fell only with the dense part of that change, not with
+#        a random change of the same size (benchmarks/weight_change_parts.py): the direction of training hurts
+#   n34 (session 19): n32 with the token loss from the 16th ACT step on (--supervise-from 16): on a long maze the
+#        early steps cannot know the path, and a loss there may pull the rule away from what solves it
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -131,6 +138,8 @@ for name in ${RUNS:-n01 n02 n03 n04 n05 n06 n07 n08 h01 n09 n10 n11 n12 n13 n14 
            --eval-size 200 --eval-minutes 10 --minutes 64 ;;
     n02) run n02 "${small[@]}" --data data/maze_c1_train.csv --eval-data data/maze_c1_test_obstacles.csv \
            --eval-size 100 --eval-minutes 15 --minutes 53 ;;
+    n33) run n33 "${small[@]}" --position-free-prefix --data data/maze_c1_train.csv \
+           --eval-data data/maze_c1_test_obstacles.csv --eval-size 100 --eval-minutes 15 --minutes "${MINUTES:-45}" ;;
     n03) python - <<'PY'  # every style, sides 5-17: the 7-17 and the 5-9 training sets, header once
 import csv
 big, small = (list(csv.reader(open(f"data/maze_{n}_train.csv"))) for n in ("s1", "c1"))
@@ -276,6 +285,11 @@ PY
            --data data/maze_m4_train.csv --eval-data data/maze_l6_select50.csv --eval-size 50 --eval-minutes 8 \
            --batch-size 64 --lr 5e-6 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-40}" ;;
+    n34) head -n 51 data/maze_l6_select.csv > data/maze_l6_select50.csv
+         run n34 --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps 32 --supervise-from 16 --compile \
+           --data data/maze_m4_train.csv --eval-data data/maze_l6_select50.csv --eval-size 50 --eval-minutes 8 \
+           --batch-size 64 --lr 5e-6 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-25}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;

@@ -246,6 +246,14 @@ def train(
             "the cells an ARC output changes), times --question-weight; 1 = the published recipe."
         ),
     ] = 1.0,
+    supervise_from: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="ACT steps before this one run without a token loss and without halting (the Q head still "
+            "learns); 1 = every step, the published recipe.",
+        ),
+    ] = 1,
     hidden_size: Annotated[int, typer.Option()] = 256,
     num_heads: Annotated[int, typer.Option()] = 4,
     h_cycles: Annotated[
@@ -333,6 +341,7 @@ def train(
         weight_decay=weight_decay,
         question_weight=question_weight,
         answer_weight=answer_weight,
+        supervise_from=supervise_from,
         seed=seed,
         max_minutes=minutes,
         threads=threads,
