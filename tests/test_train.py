@@ -169,6 +169,7 @@ def test_init_may_change_the_recursion_but_no_weight(tmp_path: Path) -> None:
     assert (recorded.model.H_cycles, recorded.model.halt_max_steps) == (2, 5)
     assert recorded.model.L_cycles == 1 and recorded.model.hidden_size == 32  # the initial model's
     assert recorded.model.canvas_crop == 9  # the initial model's too: --canvas-crop was not typed
+    assert recorded.puzzle_emb_lr == 1e-4  # the published maze rate (ARC's is 1e-2)
     assert not recorded.model.position_free_prefix
     whole = tmp_path / "whole"  # typed, even 0 (the whole canvas) replaces it
     typed = ("--minutes", "0.01", "--threads", "1", "--canvas-crop", "0", "--position-free-prefix")

@@ -106,6 +106,10 @@
 #        a random change of the same size (benchmarks/weight_change_parts.py): the direction of training hurts
 #   n34 (session 19): n32 with the token loss from the 16th ACT step on (--supervise-from 16): on a long maze the
 #        early steps cannot know the path, and a loss there may pull the rule away from what solves it
+#   n34 stopped at step 227 (20 minutes): 22% reached at step 81, then 0 at step 194: later, but it fell too
+#   n35 (session 19): n32 with the prefix embedding at the network's rate (--puzzle-emb-lr 5e-6): sign-SGD moves the
+#        one prefix token 1e-2 a coordinate a step whatever --lr says (26% of its size by n32's step 116), the one
+#        thing that moved as fast in every run that fell; the published maze recipe gives it the network's rate
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -290,6 +294,11 @@ PY
            --data data/maze_m4_train.csv --eval-data data/maze_l6_select50.csv --eval-size 50 --eval-minutes 8 \
            --batch-size 64 --lr 5e-6 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-25}" ;;
+    n35) head -n 51 data/maze_l6_select.csv > data/maze_l6_select50.csv
+         run n35 --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps 32 --puzzle-emb-lr 5e-6 --compile \
+           --data data/maze_m4_train.csv --eval-data data/maze_l6_select50.csv --eval-size 50 --eval-minutes 6 \
+           --batch-size 64 --lr 5e-6 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-22}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
