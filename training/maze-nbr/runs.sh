@@ -110,6 +110,8 @@
 #   n35 (session 19): n32 with the prefix embedding at the network's rate (--puzzle-emb-lr 5e-6): sign-SGD moves the
 #        one prefix token 1e-2 a coordinate a step whatever --lr says (26% of its size by n32's step 116), the one
 #        thing that moved as fast in every run that fell; the published maze recipe gives it the network's rate
+#   n33 (45 minutes, step 1,411): 99% of the 5-9 obstacle test, all steps (n02: 98% at step 1,043)
+#   n35 ran its 22 minutes (step 288): 22% reached at step 88, 12% at 184, 0 at 268, 8% at 288: it fell too
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
