@@ -124,7 +124,9 @@ small=(--canvas-crop 9 --neighbour-attention --batch-size 64 --lr 5e-4 --warmup 
   --hidden-size 128 --num-heads 4 --h-cycles 3 --l-cycles 4 --puzzle-emb-ndim 128 --total-steps 4000 --threads 1)
 run() {  # run NAME ARGS...: one run, its stdout/stderr in training/maze-nbr/NAME/train_stdout.log
   mkdir -p "training/maze-nbr/$1"
-  trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" "${@:2}" \
+  # Every run here had the prefix embedding at 1e-2, train's default until session 19 (now the published 1e-4
+  # for maze); a run's own --puzzle-emb-lr, later on the line, wins.
+  trmsolve train maze --out "training/maze-nbr/$1" --export "runs/maze-nbr/$1" --puzzle-emb-lr 1e-2 "${@:2}" \
     > "training/maze-nbr/$1/train_stdout.log" 2>&1
 }
 mix() {  # mix OUT FIRST NAME:K...: FIRST's rows, then random.Random(0).sample(K) of data/NAME.csv's, header once
@@ -286,21 +288,14 @@ PY
            --data data/maze_m4_train.csv --eval-data data/maze_l6_moved100.csv --eval-size 100 --eval-minutes 15 \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-100}" ;;
-    n32) head -n 51 data/maze_l6_select.csv > data/maze_l6_select50.csv
-         run n32 --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps 32 --compile \
-           --data data/maze_m4_train.csv --eval-data data/maze_l6_select50.csv --eval-size 50 --eval-minutes 8 \
+    n32|n34|n35) head -n 51 data/maze_l6_select.csv > data/maze_l6_select50.csv
+         minutes=40; evals=8; extra=()
+         case $name in n34) minutes=25 extra=(--supervise-from 16) ;;
+           n35) minutes=22 evals=6 extra=(--puzzle-emb-lr 5e-6) ;; esac
+         run "$name" --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps 32 --compile "${extra[@]}" \
+           --data data/maze_m4_train.csv --eval-data data/maze_l6_select50.csv --eval-size 50 --eval-minutes $evals \
            --batch-size 64 --lr 5e-6 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
-           --minutes "${MINUTES:-40}" ;;
-    n34) head -n 51 data/maze_l6_select.csv > data/maze_l6_select50.csv
-         run n34 --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps 32 --supervise-from 16 --compile \
-           --data data/maze_m4_train.csv --eval-data data/maze_l6_select50.csv --eval-size 50 --eval-minutes 8 \
-           --batch-size 64 --lr 5e-6 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
-           --minutes "${MINUTES:-25}" ;;
-    n35) head -n 51 data/maze_l6_select.csv > data/maze_l6_select50.csv
-         run n35 --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps 32 --puzzle-emb-lr 5e-6 --compile \
-           --data data/maze_m4_train.csv --eval-data data/maze_l6_select50.csv --eval-size 50 --eval-minutes 6 \
-           --batch-size 64 --lr 5e-6 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
-           --minutes "${MINUTES:-22}" ;;
+           --minutes "${MINUTES:-$minutes}" ;;
     h01) run h01 --init "${INIT:-weights/maze}" --data data/maze_h1_train.csv --eval-data data/maze_h1_select.csv \
            --eval-size 50 --eval-minutes 20 --batch-size 32 --lr 1e-4 --warmup 30 --weight-decay 0.1 \
            --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-60}" ;;
