@@ -43,6 +43,11 @@ from trmsolve.evaluation import IGNORE_LABEL, MODES, evaluate, selection_score, 
 from trmsolve.hardware import Compiled, resolve_dtype
 from trmsolve.model import Carry, RecursiveReasoningModel, StepOutput
 
+# The published sign-SGD rate of the puzzle embeddings: ARC has one embedding per task, each seen rarely; Sudoku and
+# Maze share one, seen in every batch, and publish the network's own rate for it. At 1e-2 the maze model's one
+# prefix token moved a quarter of its size in 116 steps while the network moved 0.1% (weights/maze/README.md).
+PUZZLE_EMB_LR = {"arc": 1e-2, "sudoku": 1e-4, "maze": 1e-4}
+
 
 @dataclass
 class TrainConfig:
@@ -60,7 +65,7 @@ class TrainConfig:
     total_steps: int = 100_000  # sets the cosine schedule; stop earlier with max_minutes
     weight_decay: float = 1.0
     betas: tuple[float, float] = (0.9, 0.95)
-    puzzle_emb_lr: float = 1e-2  # the published ARC rate; Sudoku and Maze publish 1e-4 (`PUZZLE_EMB_LR`)
+    puzzle_emb_lr: float | None = None  # None: the task's published rate (`PUZZLE_EMB_LR`)
     puzzle_emb_weight_decay: float = 0.1
     ema_rate: float = 0.999
     loss: str = "stablemax"  # or "softmax"
@@ -83,6 +88,10 @@ class TrainConfig:
     # torch.compile the network (inductor, a C++ compiler): a 21x21 maze step 1.47x faster in bfloat16 and 1.15x
     # in float32 (benchmarks/bench_train_step.py), after up to a few minutes of compiling. A session setting.
     compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.puzzle_emb_lr is None:  # an unknown task fails where its data is read (`load_data`)
+            self.puzzle_emb_lr = PUZZLE_EMB_LR.get(self.task, PUZZLE_EMB_LR["arc"])
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -440,7 +449,7 @@ class Trainer:
             min_steps = explore.to(self.device) * torch.randint(
                 2, model.config.halt_max_steps + 1, (len(steps),), generator=self.gen
             ).to(self.device)
-            halted = halted & (steps >= min_steps) & (supervised | last)
+            halted = halted & (steps >= min_steps) & supervised  # the last step is supervised (checked)
         if not model.config.no_ACT_continue:
             with torch.no_grad(), autocast:  # the continue target: the next step's best Q, as published
                 nxt = model(
@@ -659,12 +668,6 @@ def load_initial_weights(config: TrainConfig) -> dict[str, torch.Tensor] | None:
     crop = config.model.canvas_crop or model.config.canvas_crop  # runs recorded before the crop was an override
     config.model = replace(model.config, **{"canvas_crop": crop, **config.init_overrides})
     return model.state_dict()
-
-
-# The published sign-SGD rate of the puzzle embeddings: ARC has one embedding per task, each seen rarely; Sudoku and
-# Maze share one, seen in every batch, and publish the network's own rate for it. At 1e-2 the maze model's one
-# prefix token moved a quarter of its size in 116 steps while the network moved 0.1% (weights/maze/README.md).
-PUZZLE_EMB_LR = {"arc": 1e-2, "sudoku": 1e-4, "maze": 1e-4}
 
 
 def default_model_config(task: str, **overrides: Any) -> ModelConfig:

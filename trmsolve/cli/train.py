@@ -313,7 +313,7 @@ def train(
     export: Annotated[Path | None, typer.Option(help="Write the EMA model in our format here at the end.")] = None,
 ) -> None:
     """Train a TRM with the published recipe; resumes the run in --out. Scales out under torchrun."""
-    from trmsolve.train import ADJUSTABLE_FIELDS, PUZZLE_EMB_LR, TrainConfig, default_model_config
+    from trmsolve.train import ADJUSTABLE_FIELDS, TrainConfig, default_model_config
     from trmsolve.train import train as run_training
 
     overrides: dict[str, Any] = {
@@ -364,7 +364,7 @@ def train(
         },
         eval_size=eval_size,
         eval_minutes=eval_minutes,
-        puzzle_emb_lr=PUZZLE_EMB_LR[task.value] if puzzle_emb_lr is None else puzzle_emb_lr,
+        puzzle_emb_lr=puzzle_emb_lr,
     )
     typed = {name for name in ADJUSTABLE_FIELDS if _typed(ctx, name)}  # an option of the same name, typed
     trainer = run_training(config, changed=typed, log=lambda line: print(line, file=sys.stderr, flush=True))
