@@ -177,3 +177,13 @@ def test_a_compiled_step_gives_what_the_eager_step_gives_one_pass_after_another(
         assert torch.allclose(a.carry.z_H, b.carry.z_H, atol=1e-4)
         assert torch.allclose(a.carry.z_L, b.carry.z_L, atol=1e-4)
         assert torch.allclose(a.q_halt_logits, b.q_halt_logits, atol=1e-4)
+
+
+def test_compiled_keeps_an_error_of_the_function_itself() -> None:
+    """Only a failure to compile becomes the `--compile: torch.compile failed` error; a bug met while tracing
+    (here a shape mismatch) is raised as itself, not blamed on the compiler."""
+    wrong_shapes = hardware.Compiled(lambda x: x @ torch.ones(3, 3))
+    with pytest.raises(Exception) as raised:
+        wrong_shapes(torch.ones(4, 4))
+    assert not isinstance(raised.value, TrmsolveError)
+    assert "same reduction dim" in str(raised.value) or "size mismatch" in str(raised.value).lower()

@@ -147,8 +147,9 @@ def map_passes(run: Callable[[Part], Result], parts: Sequence[Part], device: tor
 
 class Compiled(Generic[Result]):
     """`fn` through torch.compile (inductor: a CPU needs a C++ compiler), compiled at its first call, whose
-    failure is one clear error naming `option` rather than a traceback from inside the compiler. Compiled code
-    is not safe to call from several threads at once (pytorch#118260): callers run it on one."""
+    failure to compile is one clear error naming `option` rather than a traceback from inside the compiler; an
+    error of `fn` itself, met while tracing it, stays what it is. Compiled code is not safe to call from several
+    threads at once (pytorch#118260): callers run it on one."""
 
     def __init__(self, fn: Callable[..., Result], option: str = "--compile") -> None:
         self.fn, self.option, self.ready = torch.compile(fn), option, False
@@ -158,7 +159,7 @@ class Compiled(Generic[Result]):
             return self.fn(*args)
         try:
             out = self.fn(*args)
-        except Exception as e:  # torch's compiler raises many kinds
+        except torch._dynamo.exc.BackendCompilerFailed as e:  # inductor's errors (no compiler, a C++ error) are these
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise TrmsolveError(f"{self.option}: torch.compile failed ({reason}); run without {self.option}") from e
         self.ready = True
