@@ -112,6 +112,12 @@
 #        thing that moved as fast in every run that fell; the published maze recipe gives it the network's rate
 #   n33 (45 minutes, step 1,411): 99% of the 5-9 obstacle test, all steps (n02: 98% at step 1,043)
 #   n35 ran its 22 minutes (step 288): 22% reached at step 88, 12% at 184, 0 at 268, 8% at 288: it fell too
+#   n36 (session 20): the position-free lineage, stage 2: n05's recipe (9-13 long paths, 13x13 crop, lr 1e-4) from
+#        n33's weights (runs/maze-nbr/n33, session 19: `RUNS=n33` remakes them in 45 minutes)
+#   n37 (session 20): n11's recipe (one H cycle a step, 17x17 crop, maze_o1_train, lr 1e-4) from n33 directly,
+#        beside n36: is n05's stage needed?
+#   n38 (session 20): the same from n36's best evaluation (`cp -r training/maze-nbr/n36/best runs/maze-nbr/n36_best`)
+#   n39 (session 20): n14's recipe (17x17, paths of 36+, lr 5e-5) from n37's best evaluation (n37_best)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -188,8 +194,14 @@ PY
            --eval-data data/maze_l3_select.csv --eval-size 50 --eval-minutes 12 \
            --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-150}" ;;
-    n14) mix data/maze_l4_train.csv data/maze_l4_perfect.csv maze_l2_perfect:6000 maze_w1_obstacles:6000 \
+    n14|n39) mix data/maze_l4_train.csv data/maze_l4_perfect.csv maze_l2_perfect:6000 maze_w1_obstacles:6000 \
            maze_c1_train:2000  # long perfect/loopy paths 15-17 (36+), replay of shorter paths and obstacle fields
+         if [ "$name" = n39 ]; then  # the position-free lineage: n37's best evaluation, selection on 100
+           run n39 --init "${INIT:-runs/maze-nbr/n37_best}" --compile --data data/maze_l4_train.csv \
+             --eval-data data/maze_l4_select.csv --eval-size 100 --eval-minutes 8 --batch-size 64 --lr 5e-5 \
+             --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-40}"
+           continue
+         fi
          run n14 --init "${INIT:-weights/maze}" --canvas-crop 17 --data data/maze_l4_train.csv \
            --eval-data data/maze_l4_select.csv --eval-size 50 --eval-minutes 15 \
            --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
@@ -288,6 +300,13 @@ PY
            --data data/maze_m4_train.csv --eval-data data/maze_l6_moved100.csv --eval-size 100 --eval-minutes 15 \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-100}" ;;
+    n36) run n36 --init "${INIT:-runs/maze-nbr/n33}" --canvas-crop 13 --compile --data data/maze_l1_train.csv \
+           --eval-data data/maze_l1_test_perfect.csv --eval-size 100 --eval-minutes 8 --batch-size 64 --lr 1e-4 \
+           --warmup 50 --weight-decay 0.1 --total-steps 2000 --threads "${THREADS:-1}" --minutes "${MINUTES:-30}" ;;
+    n37|n38) init=runs/maze-nbr/n33; [ "$name" = n38 ] && init=runs/maze-nbr/n36_best
+         run "$name" --init "${INIT:-$init}" --canvas-crop 17 --h-cycles 1 --compile --data data/maze_o1_train.csv \
+           --eval-data data/maze_o1_select.csv --eval-size 100 --eval-minutes 8 --batch-size 64 --lr 1e-4 \
+           --warmup 50 --weight-decay 0.1 --total-steps 2000 --threads "${THREADS:-1}" --minutes "${MINUTES:-35}" ;;
     n32|n34|n35) head -n 51 data/maze_l6_select.csv > data/maze_l6_select50.csv
          minutes=40; evals=8; extra=()
          case $name in n34) minutes=25 extra=(--supervise-from 16) ;;
