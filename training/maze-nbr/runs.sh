@@ -117,7 +117,11 @@
 #   n37 (session 20): n11's recipe (one H cycle a step, 17x17 crop, maze_o1_train, lr 1e-4) from n33 directly,
 #        beside n36: is n05's stage needed?
 #   n38 (session 20): the same from n36's best evaluation (`cp -r training/maze-nbr/n36/best runs/maze-nbr/n36_best`)
-#   n39 (session 20): n14's recipe (17x17, paths of 36+, lr 5e-5) from n37's best evaluation (n37_best)
+#   n39 (session 20): n14's recipe (17x17, paths of 36+, lr 5e-5) from n38's step 168 (its best evaluation then:
+#        `cp -r training/maze-nbr/n38/best runs/maze-nbr/n38_s168`); n38 beat n37 (98% against 69%, all steps)
+#   n40 (session 20): n22's recipe (21x21, 32 ACT steps, maze_m4_train) at lr 3e-5 from n39's best evaluation at the
+#        time (`cp -r training/maze-nbr/n39/best runs/maze-nbr/n39_sSTEP`; N39_STEP=STEP), beside n39's end
+#   n41 (session 20): n18's recipe (17x17 paths of 60+, maze_m2_train) from n39's last best evaluation (n39_best)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -196,8 +200,8 @@ PY
            --minutes "${MINUTES:-150}" ;;
     n14|n39) mix data/maze_l4_train.csv data/maze_l4_perfect.csv maze_l2_perfect:6000 maze_w1_obstacles:6000 \
            maze_c1_train:2000  # long perfect/loopy paths 15-17 (36+), replay of shorter paths and obstacle fields
-         if [ "$name" = n39 ]; then  # the position-free lineage: n37's best evaluation, selection on 100
-           run n39 --init "${INIT:-runs/maze-nbr/n37_best}" --compile --data data/maze_l4_train.csv \
+         if [ "$name" = n39 ]; then  # the position-free lineage: n38 at step 168, selection on 100
+           run n39 --init "${INIT:-runs/maze-nbr/n38_s168}" --compile --data data/maze_l4_train.csv \
              --eval-data data/maze_l4_select.csv --eval-size 100 --eval-minutes 8 --batch-size 64 --lr 5e-5 \
              --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" --minutes "${MINUTES:-40}"
            continue
@@ -224,7 +228,7 @@ PY
              --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
              --minutes "${MINUTES:-120}"
          fi ;;
-    n18|n19) mix data/maze_m2_train.csv data/maze_l5_perfect.csv maze_l4_perfect:6000 maze_o1_obstacles:8000 \
+    n18|n19|n41) mix data/maze_m2_train.csv data/maze_l5_perfect.csv maze_l4_perfect:6000 maze_o1_obstacles:8000 \
            maze_w1_obstacles:4000 maze_c1_train:2000  # 17x17 paths of 60+, replay of 36+ and of obstacle fields
          { head -n 51 data/maze_l5_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m2_select.csv
          if [ "$name" = n18 ]; then
@@ -232,6 +236,11 @@ PY
              --eval-data data/maze_m2_select.csv --eval-size 100 --eval-minutes 10 \
              --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
              --minutes "${MINUTES:-70}"
+         elif [ "$name" = n41 ]; then  # the position-free lineage: n18's recipe from n39's best evaluation
+           run n41 --init "${INIT:-runs/maze-nbr/n39_best}" --compile --data data/maze_m2_train.csv \
+             --eval-data data/maze_m2_select.csv --eval-size 100 --eval-minutes 8 \
+             --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
+             --minutes "${MINUTES:-35}"
          else  # from n18's best evaluation (step 168) at a lower learning rate
            run n19 --init "${INIT:-runs/maze-nbr/n18_s168}" --data data/maze_m2_train.csv \
              --eval-data data/maze_m2_select.csv --eval-size 100 --eval-minutes 8 \
@@ -245,15 +254,16 @@ PY
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 10 \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-45}" ;;
-    n21|n22|n23|n24) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
+    n21|n22|n23|n24|n40) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
            maze_w1_obstacles:4000 maze_c1_train:2000  # n20's data with twice the 17x17 replay
          { head -n 51 data/maze_l6_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m3_select.csv
-         steps=16; lr=1.5e-5; extra=()
+         steps=16; lr=1.5e-5; extra=(); init=weights/maze; evals=6
          case $name in n22) steps=32 ;; n23) extra=(--puzzle-emb-lr 1e-5 --compile) ;;
-           n24) steps=32 lr=3e-5 extra=(--compile) ;; esac
-         run "$name" --init "${INIT:-weights/maze}" --canvas-crop 21 --max-steps $steps "${extra[@]}" \
+           n24) steps=32 lr=3e-5 extra=(--compile) ;;
+           n40) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_s${N39_STEP:-350} evals=10 ;; esac
+         run "$name" --init "${INIT:-$init}" --canvas-crop 21 --max-steps $steps "${extra[@]}" \
            --data data/maze_m4_train.csv \
-           --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 6 \
+           --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes $evals \
            --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-100}" ;;
     n25) mix data/maze_m5_train.csv data/maze_l7_all.csv maze_l6_perfect:10000 maze_l5_perfect:6000 \
