@@ -121,7 +121,7 @@
 #        `cp -r training/maze-nbr/n38/best runs/maze-nbr/n38_s168`); n38 beat n37 (98% against 69%, all steps)
 #   n40 (session 20): n22's recipe (21x21, 32 ACT steps, maze_m4_train) at lr 3e-5 from n39's best evaluation at the
 #        time (`cp -r training/maze-nbr/n39/best runs/maze-nbr/n39_sSTEP`; N39_STEP=STEP), beside n39's end
-#   n41 (session 20): n18's recipe (17x17 paths of 60+, maze_m2_train) from n39's last best evaluation (n39_best)
+#   n41 (session 20): n40 from n39's last best evaluation (`cp -r training/maze-nbr/n39/best runs/maze-nbr/n39_best`)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -228,7 +228,7 @@ PY
              --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
              --minutes "${MINUTES:-120}"
          fi ;;
-    n18|n19|n41) mix data/maze_m2_train.csv data/maze_l5_perfect.csv maze_l4_perfect:6000 maze_o1_obstacles:8000 \
+    n18|n19) mix data/maze_m2_train.csv data/maze_l5_perfect.csv maze_l4_perfect:6000 maze_o1_obstacles:8000 \
            maze_w1_obstacles:4000 maze_c1_train:2000  # 17x17 paths of 60+, replay of 36+ and of obstacle fields
          { head -n 51 data/maze_l5_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m2_select.csv
          if [ "$name" = n18 ]; then
@@ -236,11 +236,6 @@ PY
              --eval-data data/maze_m2_select.csv --eval-size 100 --eval-minutes 10 \
              --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
              --minutes "${MINUTES:-70}"
-         elif [ "$name" = n41 ]; then  # the position-free lineage: n18's recipe from n39's best evaluation
-           run n41 --init "${INIT:-runs/maze-nbr/n39_best}" --compile --data data/maze_m2_train.csv \
-             --eval-data data/maze_m2_select.csv --eval-size 100 --eval-minutes 8 \
-             --batch-size 64 --lr 5e-5 --warmup 50 --weight-decay 0.1 --total-steps 3000 --threads "${THREADS:-1}" \
-             --minutes "${MINUTES:-35}"
          else  # from n18's best evaluation (step 168) at a lower learning rate
            run n19 --init "${INIT:-runs/maze-nbr/n18_s168}" --data data/maze_m2_train.csv \
              --eval-data data/maze_m2_select.csv --eval-size 100 --eval-minutes 8 \
@@ -254,13 +249,14 @@ PY
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 10 \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-45}" ;;
-    n21|n22|n23|n24|n40) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
+    n21|n22|n23|n24|n40|n41) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
            maze_w1_obstacles:4000 maze_c1_train:2000  # n20's data with twice the 17x17 replay
          { head -n 51 data/maze_l6_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m3_select.csv
          steps=16; lr=1.5e-5; extra=(); init=weights/maze; evals=6
          case $name in n22) steps=32 ;; n23) extra=(--puzzle-emb-lr 1e-5 --compile) ;;
            n24) steps=32 lr=3e-5 extra=(--compile) ;;
-           n40) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_s${N39_STEP:-350} evals=10 ;; esac
+           n40) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_s${N39_STEP:-350} evals=10 ;;
+           n41) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_best evals=10 ;; esac
          run "$name" --init "${INIT:-$init}" --canvas-crop 21 --max-steps $steps "${extra[@]}" \
            --data data/maze_m4_train.csv \
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes $evals \
