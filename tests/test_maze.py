@@ -414,17 +414,24 @@ def test_a_position_free_prefix_model_answers_a_maze_the_same_anywhere_on_the_ca
 
 def test_bfloat16_on_a_cpu_takes_the_stencil_at_every_size() -> None:
     """In float32 a small crop runs masked dense attention; in bfloat16 on a CPU (weights or autocast, as
-    training runs) the masked kernel is the slow one and the stencil runs (benchmarks/bench_neighbour.py)."""
+    training runs) the masked kernel is the slow one and the stencil runs (benchmarks/bench_neighbour.py). A
+    position-free model (the bundled one) takes the stencil at every size and dtype: only it scores the prefix
+    without positions."""
+    from dataclasses import replace
+
     import torch
 
+    from trmsolve.model import RecursiveReasoningModel
     from trmsolve.models import load_model
 
     cells = torch.arange(9)[:, None] * 30 + torch.arange(9)[None, :]  # a 9x9 crop: 82 tokens
-    model = load_model("maze", dtype="float32")
+    bundled = load_model("maze", dtype="float32")
+    assert bundled.config.position_free_prefix and bundled.layout(cells.reshape(-1)).stencil is not None
+    model = RecursiveReasoningModel(replace(bundled.config, position_free_prefix=False)).eval()
     assert model.layout(cells.reshape(-1)).stencil is None
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert model.layout(cells.reshape(-1)).stencil is not None
-    assert load_model("maze", dtype="bfloat16").layout(cells.reshape(-1)).stencil is not None
+    assert model.to(torch.bfloat16).layout(cells.reshape(-1)).stencil is not None
 
 
 def test_neighbour_attention_moves_information_one_cell_per_block() -> None:

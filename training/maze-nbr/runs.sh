@@ -122,6 +122,10 @@
 #   n40 (session 20): n22's recipe (21x21, 32 ACT steps, maze_m4_train) at lr 3e-5 from n39's best evaluation at the
 #        time (`cp -r training/maze-nbr/n39/best runs/maze-nbr/n39_sSTEP`; N39_STEP=STEP), beside n39's end
 #   n41 (session 20): n40 from n39's last best evaluation (`cp -r training/maze-nbr/n39/best runs/maze-nbr/n39_best`)
+#   Session 20's results (weights/maze/README.md): n36 95% of its split at step 435 (n05: 76%); n38 98% (n37, without
+#        n36's stage: 69%); n39 51% of maze_l4_select at step 840 (n14: 30%); n40 peaked at step 292 (55% reached) and
+#        fell; n41's step 437 (62% reached, still rising at the session's end: `cp -r training/maze-nbr/n41/best
+#        runs/maze-nbr/n41_s437`) is weights/maze
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
