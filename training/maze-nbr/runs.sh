@@ -256,16 +256,16 @@ PY
     n21|n22|n23|n24|n40|n41) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
            maze_w1_obstacles:4000 maze_c1_train:2000  # n20's data with twice the 17x17 replay
          { head -n 51 data/maze_l6_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m3_select.csv
-         steps=16; lr=1.5e-5; extra=(); init=weights/maze; evals=6
+         steps=16; lr=1.5e-5; extra=(); init=weights/maze; evals=6; minutes=100
          case $name in n22) steps=32 ;; n23) extra=(--puzzle-emb-lr 1e-5 --compile) ;;
            n24) steps=32 lr=3e-5 extra=(--compile) ;;
-           n40) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_s${N39_STEP:-350} evals=10 ;;
-           n41) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_best evals=10 ;; esac
+           n40) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_s${N39_STEP:-350} evals=10 minutes=52 ;;
+           n41) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_best evals=10 minutes=34 ;; esac
          run "$name" --init "${INIT:-$init}" --canvas-crop 21 --max-steps $steps "${extra[@]}" \
            --data data/maze_m4_train.csv \
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes $evals \
            --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
-           --minutes "${MINUTES:-100}" ;;
+           --minutes "${MINUTES:-$minutes}" ;;
     n25) mix data/maze_m5_train.csv data/maze_l7_all.csv maze_l6_perfect:10000 maze_l5_perfect:6000 \
            maze_o1_obstacles:6000 maze_w1_obstacles:3000 maze_c1_train:2000
          { head -n 151 data/maze_l7_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m5_select.csv
