@@ -119,8 +119,11 @@ def test_two_cpu_processes_stay_in_sync(tmp_path: Path) -> None:
 
 
 def test_export_writes_a_loadable_model_with_its_provenance(tmp_path: Path) -> None:
-    trainer = train(tiny_config(tmp_path / "run", 3), log=lambda _: None)
+    lines: list[str] = []
+    trainer = train(tiny_config(tmp_path / "run", 3), log=lines.append)
     out = trainer.export(tmp_path / "model")
+    # The evaluations that choose the weights take minutes on a real split: the log says what is running.
+    assert lines[-1].startswith("choosing the weights to export: evaluating the EMA and the raw weights on ")
     model = load_model(out, dtype="float32")  # as trained: `auto` would load bfloat16 where it is native
     provenance = model.info.provenance
     assert provenance["trained_with"] == "trmsolve train" and provenance["steps"] == 3

@@ -603,6 +603,8 @@ class Trainer:
         chosen, selection = self.ema, {"weights": "ema"}
         if self.eval_data is not None:
             self.model.eval()
+            n = min(self.config.eval_size, len(self.eval_data))
+            self.log(f"choosing the weights to export: evaluating the EMA and the raw weights on {n} held-out puzzles")
             scores = {
                 name: selection_score(self.evaluate(net, modes=("all_steps",)))
                 for name, net in (("ema", self.ema), ("raw", self.model))

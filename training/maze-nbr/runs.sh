@@ -126,6 +126,10 @@
 #        n36's stage: 69%); n39 51% of maze_l4_select at step 840 (n14: 30%); n40 peaked at step 292 (55% reached) and
 #        fell; n41's step 437 (62% reached, still rising at the session's end: `cp -r training/maze-nbr/n41/best
 #        runs/maze-nbr/n41_s437`) is weights/maze
+#   n42 (session 21): n41 going on (it was still rising): n41's recipe from weights/maze (n41's step 437), 60 minutes
+#   n43 (session 21): beside n42, n25's 25x25 stage (maze_m5_train, 25x25 crop, 32 ACT steps) from weights/maze, the
+#        position-free lineage (the old lineage's n25 fell below its start), lr 3e-5, selected on the 25x25 mazes alone
+#        (the first 100 of maze_l7_select150)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -253,14 +257,15 @@ PY
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 10 \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-45}" ;;
-    n21|n22|n23|n24|n40|n41) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
+    n21|n22|n23|n24|n40|n41|n42) mix data/maze_m4_train.csv data/maze_l6_perfect.csv maze_l5_perfect:16000 maze_o1_obstacles:8000 \
            maze_w1_obstacles:4000 maze_c1_train:2000  # n20's data with twice the 17x17 replay
          { head -n 51 data/maze_l6_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m3_select.csv
          steps=16; lr=1.5e-5; extra=(); init=weights/maze; evals=6; minutes=100
          case $name in n22) steps=32 ;; n23) extra=(--puzzle-emb-lr 1e-5 --compile) ;;
            n24) steps=32 lr=3e-5 extra=(--compile) ;;
            n40) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_s${N39_STEP:-350} evals=10 minutes=52 ;;
-           n41) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_best evals=10 minutes=34 ;; esac
+           n41) steps=32 lr=3e-5 extra=(--compile) init=runs/maze-nbr/n39_best evals=10 minutes=34 ;;
+           n42) steps=32 lr=3e-5 extra=(--compile) evals=10 minutes=60 ;; esac
          run "$name" --init "${INIT:-$init}" --canvas-crop 21 --max-steps $steps "${extra[@]}" \
            --data data/maze_m4_train.csv \
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes $evals \
@@ -273,6 +278,13 @@ PY
            --eval-data data/maze_m5_select.csv --eval-size 200 --eval-minutes 10 \
            --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-120}" ;;
+    n43) mix data/maze_m5_train.csv data/maze_l7_all.csv maze_l6_perfect:10000 maze_l5_perfect:6000 \
+           maze_o1_obstacles:6000 maze_w1_obstacles:3000 maze_c1_train:2000  # n25's data
+         head -n 151 data/maze_l7_select.csv > data/maze_l7_select150.csv
+         run n43 --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 32 --compile --data data/maze_m5_train.csv \
+           --eval-data data/maze_l7_select150.csv --eval-size 100 --eval-minutes 12 \
+           --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-100}" ;;
     n26) mix data/maze_m6_train.csv data/maze_h2_train.csv maze_l7_all:8000 maze_l6_perfect:6000 \
            maze_o1_obstacles:4000 maze_w1_obstacles:2000
          head -n 201 data/maze_h2_select.csv > data/maze_h2_select200.csv
