@@ -67,7 +67,8 @@ class ModelConfig:
     # Square-canvas tasks (maze): > 0 runs the network on only the top-left S x S of the canvas, S the larger of
     # this and the smallest square holding every non-`canvas_pad` input cell of the batch. Tokens keep their
     # canvas positions (rotary), so a vertical neighbour is always one canvas row away; cells outside the
-    # square are padding and are answered as given. 0: the whole sequence (the published models).
+    # square are padding and are answered as given. 0: the whole sequence (the published models). Training runs
+    # on this square; a position-free model (below) may solve on a smaller one than it trained on.
     canvas_crop: int = 0
     canvas_pad: int = 1
     # Square-canvas tasks: each cell attends only to itself and its four neighbours (the puzzle-embedding

@@ -224,11 +224,13 @@ def solve_puzzles(
 
 def point_past_the_trained_size(unsolved: list[Puzzle], network: RecursiveReasoningModel, model_name: str) -> None:
     """A note when mazes larger than the square a cropped model trained on are among the unsolved: that is where
-    the bundled maze model fails (0% of hard 30x30 mazes, weights/maze/README.md), and a person should hear what
+    the bundled maze model fails (2 of 50 hard 30x30 mazes, weights/maze/README.md), and a person should hear what
     solves them rather than retry."""
     from trmsolve.kinds.maze import maze_extent
 
-    trained = network.config.canvas_crop
+    # The square of the run that made the weights: a model may solve on a smaller one (ModelConfig.canvas_crop).
+    trained = network.info.provenance.get("train_config", {}).get("model", {}).get("canvas_crop")
+    trained = trained or network.config.canvas_crop
     larger = sum(max(maze_extent(p.grid)) > trained for p in unsolved) if trained and network.info.task == "maze" else 0
     if larger:
         note(
