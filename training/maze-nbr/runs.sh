@@ -130,6 +130,10 @@
 #   n43 (session 21): beside n42, n25's 25x25 stage (maze_m5_train, 25x25 crop, 32 ACT steps) from weights/maze, the
 #        position-free lineage (the old lineage's n25 fell below its start), lr 3e-5, selected on the 25x25 mazes alone
 #        (the first 100 of maze_l7_select150)
+#   n42 stopped by hand at step 367 (47 minutes): 64% reached at step 104 (the start, n41's step 437: 62%), then 57-58%
+#   n44 (session 21): n26's whole-canvas stage (maze_m6_train: the hard test's generator, 30x30 paths of 70+, with
+#        replay) from the position-free lineage (INIT, default weights/maze), lr 3e-5, 32 ACT steps; selected on 50
+#        of maze_h2_select200
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -292,6 +296,13 @@ PY
            --eval-data data/maze_h2_select200.csv --eval-size 200 --eval-minutes 12 \
            --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-120}" ;;
+    n44) mix data/maze_m6_train.csv data/maze_h2_train.csv maze_l7_all:8000 maze_l6_perfect:6000 \
+           maze_o1_obstacles:4000 maze_w1_obstacles:2000  # n26's data
+         head -n 201 data/maze_h2_select.csv > data/maze_h2_select200.csv
+         run n44 --init "${INIT:-weights/maze}" --canvas-crop 0 --max-steps 32 --compile --data data/maze_m6_train.csv \
+           --eval-data data/maze_h2_select200.csv --eval-size 50 --eval-minutes 12 \
+           --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-60}" ;;
     n27) head -n 151 data/maze_l7_select.csv > data/maze_l7_select150.csv
          run n27 --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 32 --h-cycles 2 --compile \
            --data data/maze_m5_train.csv --eval-data data/maze_l7_select150.csv --eval-size 150 --eval-minutes 12 \
