@@ -134,6 +134,9 @@
 #   n44 (session 21): n26's whole-canvas stage (maze_m6_train: the hard test's generator, 30x30 paths of 70+, with
 #        replay) from the position-free lineage (INIT, default weights/maze), lr 3e-5, 32 ACT steps; selected on 50
 #        of maze_h2_select200
+#   n43 stopped by hand at step 382 (73 minutes): reached 0%, 19%, 27%, 11% at steps 58, 138, 220, 303 (`cp -r
+#        training/maze-nbr/n43/best runs/maze-nbr/n43_s220`)
+#   n44 stopped by hand at step 98 (26 minutes): 0 of 50 reached at its one evaluation (step 34)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
