@@ -370,18 +370,22 @@ def test_a_puzzle_with_several_solutions_is_solved_and_said_to_be_not_unique(tmp
 
 
 def test_unsolved_mazes_past_the_trained_square_point_to_a_maze_hard_checkpoint(tmp_path: Path) -> None:
-    """The bundled maze model trained on mazes up to 21x21 (its canvas crop) and fails on larger ones: an unsolved
-    25x25 maze gets a note naming what solves such mazes; an unsolved small one does not count."""
-    walls = ["#" * 24 + ".", "." + "#" * 24]  # a serpentine: the one gap alternates between the two ends
-    rows = ["." * 25 if r % 2 == 0 else walls[r // 2 % 2] for r in range(25)]
-    rows[0], rows[24] = "S" + rows[0][1:], rows[24][:-1] + "G"
+    """The bundled maze model's last training run had a square canvas crop (its provenance says which; the model
+    solves on a smaller one) and fails mostly on larger mazes: an unsolved 29x29 maze gets a note naming what
+    solves such mazes; an unsolved small one does not count."""
+    config = json.loads((bundled_dir("maze") / "config.json").read_text())
+    trained = config["provenance"]["train_config"]["model"]["canvas_crop"]
+    assert config["model"]["canvas_crop"] < trained < 29  # the note names the training square, not the solving one
+    walls = ["#" * 28 + ".", "." + "#" * 28]  # a serpentine: the one gap alternates between the two ends
+    rows = ["." * 29 if r % 2 == 0 else walls[r // 2 % 2] for r in range(29)]
+    rows[0], rows[28] = "S" + rows[0][1:], rows[28][:-1] + "G"
     path = tmp_path / "serpentine.txt"
     path.write_text("\n".join(rows) + "\n")
     result = run("maze", path, MAZE / "small.txt", "--views", 1, "--max-steps", 1, "--threads", 1, "-q")
     assert result.exit_code == 1  # both unsolved in one step
     assert result.stderr.endswith(
-        "note: 1 of the unsolved mazes is larger than the 21x21 model maze trained on: for mazes up to 30x30, a "
-        "published Maze-Hard checkpoint (`trmsolve models`) is the choice\n"
+        f"note: 1 of the unsolved mazes is larger than the {trained}x{trained} model maze trained on: for mazes up "
+        "to 30x30, a published Maze-Hard checkpoint (`trmsolve models`) is the choice\n"
     )
 
 

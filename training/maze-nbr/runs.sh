@@ -137,6 +137,8 @@
 #   n43 stopped by hand at step 382 (73 minutes): reached 0%, 19%, 27%, 11% at steps 58, 138, 220, 303 (`cp -r
 #        training/maze-nbr/n43/best runs/maze-nbr/n43_s220`)
 #   n44 stopped by hand at step 98 (26 minutes): 0 of 50 reached at its one evaluation (step 34)
+#   n45 (session 21): n44 from n43's step 220 (`INIT=runs/maze-nbr/n43_s220`; n43's selection fell to 0 at its first
+#        evaluation and rose to 27% by its third: n44 was stopped after its first), evaluations every 10 minutes
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -299,13 +301,14 @@ PY
            --eval-data data/maze_h2_select200.csv --eval-size 200 --eval-minutes 12 \
            --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-120}" ;;
-    n44) mix data/maze_m6_train.csv data/maze_h2_train.csv maze_l7_all:8000 maze_l6_perfect:6000 \
+    n44|n45) mix data/maze_m6_train.csv data/maze_h2_train.csv maze_l7_all:8000 maze_l6_perfect:6000 \
            maze_o1_obstacles:4000 maze_w1_obstacles:2000  # n26's data
          head -n 201 data/maze_h2_select.csv > data/maze_h2_select200.csv
-         run n44 --init "${INIT:-weights/maze}" --canvas-crop 0 --max-steps 32 --compile --data data/maze_m6_train.csv \
-           --eval-data data/maze_h2_select200.csv --eval-size 50 --eval-minutes 12 \
+         init=weights/maze evals=12 minutes=60; [ "$name" = n45 ] && init=runs/maze-nbr/n43_s220 evals=10 minutes=50
+         run "$name" --init "${INIT:-$init}" --canvas-crop 0 --max-steps 32 --compile --data data/maze_m6_train.csv \
+           --eval-data data/maze_h2_select200.csv --eval-size 50 --eval-minutes $evals \
            --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
-           --minutes "${MINUTES:-60}" ;;
+           --minutes "${MINUTES:-$minutes}" ;;
     n27) head -n 151 data/maze_l7_select.csv > data/maze_l7_select150.csv
          run n27 --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 32 --h-cycles 2 --compile \
            --data data/maze_m5_train.csv --eval-data data/maze_l7_select150.csv --eval-size 150 --eval-minutes 12 \
