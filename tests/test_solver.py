@@ -17,7 +17,7 @@ from conftest import REFERENCE, reference_config
 
 import trmsolve
 from trmsolve.errors import PuzzleParseError, TrmsolveError
-from trmsolve.kinds import Puzzle
+from trmsolve.kinds import Puzzle, get_kind
 from trmsolve.options import SolveOptions
 from trmsolve.solver import Step, Summary, identifier_map, puzzle_identifier, read_inputs, solve
 
@@ -122,6 +122,18 @@ def test_halting_rules_and_steps() -> None:
     )  # the checkpoint's default steps and rule
     assert all(r.max_steps == model.info.default_steps for r in default)
     assert all(r.halted == (r.q_halt_prob > 0.5) for r in default)
+
+
+def test_a_verified_view_runs_twice_the_trained_steps_and_at_least_32() -> None:
+    """The bundled maze model trained with 32 steps draws long paths past its 32nd (3 of the 4 hard examples need
+    35-38 steps of a view); a 16-step model keeps 32 a view (docs/verified.md)."""
+    maze, sudoku = trmsolve.load_model("maze"), trmsolve.load_model("sudoku")
+    assert (maze.info.default_steps, sudoku.info.default_steps) == (32, 16)
+    options = SolveOptions()
+    assert options.steps_for(maze, get_kind("maze")) == 64
+    assert options.steps_for(sudoku, get_kind("sudoku")) == 32
+    assert SolveOptions(verify=False).steps_for(maze, get_kind("maze")) == 32  # the published rule
+    assert SolveOptions(max_steps=5).steps_for(maze, get_kind("maze")) == 5
 
 
 def test_on_step_reports_every_step_of_every_puzzle() -> None:

@@ -84,8 +84,8 @@ def solve_puzzles(
         typer.Option(
             min=1,
             metavar="N",
-            help=f"Most refinement steps per puzzle (per view when verifying; default: {DEFAULT_STEPS_PER_VIEW} when "
-            "verifying, else the checkpoint's, 16 for the published models).",
+            help="Most refinement steps per puzzle (per view when verifying; default: twice the checkpoint's, at "
+            f"least {DEFAULT_STEPS_PER_VIEW}, when verifying, else the checkpoint's, 16 for the published models).",
             show_default=False,
         ),
     ] = None,
