@@ -139,6 +139,8 @@
 #   n44 stopped by hand at step 98 (26 minutes): 0 of 50 reached at its one evaluation (step 34)
 #   n45 (session 21): n44 from n43's step 220 (`INIT=runs/maze-nbr/n43_s220`; n43's selection fell to 0 at its first
 #        evaluation and rose to 27% by its third: n44 was stopped after its first), evaluations every 10 minutes
+#   n45 stopped by hand at step 93 (23 minutes, beside three evaluations): 2% reached at its one evaluation (step 41),
+#        to free both cores for the shipped model's evaluations
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
