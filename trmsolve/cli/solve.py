@@ -224,7 +224,7 @@ def solve_puzzles(
 
 def point_past_the_trained_size(unsolved: list[Puzzle], network: RecursiveReasoningModel, model_name: str) -> None:
     """A note when mazes larger than the square a cropped model trained on are among the unsolved: that is where
-    the bundled maze model fails (2 of 50 hard 30x30 mazes, weights/maze/README.md), and a person should hear what
+    the bundled maze model fails (30% of hard 30x30 mazes, weights/maze/README.md), and a person should hear what
     solves them rather than retry."""
     from trmsolve.kinds.maze import maze_extent
 
