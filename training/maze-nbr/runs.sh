@@ -282,34 +282,28 @@ PY
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes $evals \
            --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-$minutes}" ;;
-    n25) mix data/maze_m5_train.csv data/maze_l7_all.csv maze_l6_perfect:10000 maze_l5_perfect:6000 \
+    n25|n43) mix data/maze_m5_train.csv data/maze_l7_all.csv maze_l6_perfect:10000 maze_l5_perfect:6000 \
            maze_o1_obstacles:6000 maze_w1_obstacles:3000 maze_c1_train:2000
-         { head -n 151 data/maze_l7_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > data/maze_m5_select.csv
-         run n25 --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 32 --compile --data data/maze_m5_train.csv \
-           --eval-data data/maze_m5_select.csv --eval-size 200 --eval-minutes 10 \
-           --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
-           --minutes "${MINUTES:-120}" ;;
-    n43) mix data/maze_m5_train.csv data/maze_l7_all.csv maze_l6_perfect:10000 maze_l5_perfect:6000 \
-           maze_o1_obstacles:6000 maze_w1_obstacles:3000 maze_c1_train:2000  # n25's data
-         head -n 151 data/maze_l7_select.csv > data/maze_l7_select150.csv
-         run n43 --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 32 --compile --data data/maze_m5_train.csv \
-           --eval-data data/maze_l7_select150.csv --eval-size 100 --eval-minutes 12 \
-           --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
-           --minutes "${MINUTES:-100}" ;;
-    n26) mix data/maze_m6_train.csv data/maze_h2_train.csv maze_l7_all:8000 maze_l6_perfect:6000 \
+         if [ "$name" = n43 ]; then  # selected on the 25x25 mazes alone
+           select=data/maze_l7_select150.csv size=100 lr=3e-5 evals=12 minutes=100
+           head -n 151 data/maze_l7_select.csv > "$select"
+         else
+           select=data/maze_m5_select.csv size=200 lr=1.5e-5 evals=10 minutes=120
+           { head -n 151 data/maze_l7_select.csv; sed -n 2,51p data/maze_o1_select.csv; } > "$select"
+         fi
+         run "$name" --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 32 --compile \
+           --data data/maze_m5_train.csv --eval-data "$select" --eval-size $size --eval-minutes $evals \
+           --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
+           --minutes "${MINUTES:-$minutes}" ;;
+    n26|n44|n45) mix data/maze_m6_train.csv data/maze_h2_train.csv maze_l7_all:8000 maze_l6_perfect:6000 \
            maze_o1_obstacles:4000 maze_w1_obstacles:2000
          head -n 201 data/maze_h2_select.csv > data/maze_h2_select200.csv
-         run n26 --init "${INIT:-weights/maze}" --canvas-crop 0 --max-steps 32 --compile --data data/maze_m6_train.csv \
-           --eval-data data/maze_h2_select200.csv --eval-size 200 --eval-minutes 12 \
-           --batch-size 64 --lr 1.5e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
-           --minutes "${MINUTES:-120}" ;;
-    n44|n45) mix data/maze_m6_train.csv data/maze_h2_train.csv maze_l7_all:8000 maze_l6_perfect:6000 \
-           maze_o1_obstacles:4000 maze_w1_obstacles:2000  # n26's data
-         head -n 201 data/maze_h2_select.csv > data/maze_h2_select200.csv
-         init=weights/maze evals=12 minutes=60; [ "$name" = n45 ] && init=runs/maze-nbr/n43_s220 evals=10 minutes=50
+         init=weights/maze size=200 lr=1.5e-5 evals=12 minutes=120
+         case $name in n44) size=50 lr=3e-5 minutes=60 ;;
+           n45) init=runs/maze-nbr/n43_s220 size=50 lr=3e-5 evals=10 minutes=50 ;; esac
          run "$name" --init "${INIT:-$init}" --canvas-crop 0 --max-steps 32 --compile --data data/maze_m6_train.csv \
-           --eval-data data/maze_h2_select200.csv --eval-size 50 --eval-minutes $evals \
-           --batch-size 64 --lr 3e-5 --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
+           --eval-data data/maze_h2_select200.csv --eval-size $size --eval-minutes $evals \
+           --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-$minutes}" ;;
     n27) head -n 151 data/maze_l7_select.csv > data/maze_l7_select150.csv
          run n27 --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 32 --h-cycles 2 --compile \
