@@ -509,13 +509,17 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------- evaluation
 
+    @property
+    def eval_count(self) -> int:
+        """How many held-out puzzles an evaluation runs: the first `eval_size` of the split."""
+        return min(self.config.eval_size, len(self.eval_data)) if self.eval_data is not None else 0
+
     @torch.no_grad()
     def evaluate(self, model: RecursiveReasoningModel | None = None, modes: tuple[str, ...] = MODES) -> dict[str, Any]:
         """Exact accuracy of `model` (default: the EMA) on the held-out split, with and without halting, by tier."""
         if self.eval_data is None:
             return {}
-        data = self.eval_data
-        n = min(self.config.eval_size, len(data))
+        data, n = self.eval_data, self.eval_count
         return evaluate(
             model or self.ema,
             data.inputs[:n],
@@ -603,8 +607,10 @@ class Trainer:
         chosen, selection = self.ema, {"weights": "ema"}
         if self.eval_data is not None:
             self.model.eval()
-            n = min(self.config.eval_size, len(self.eval_data))
-            self.log(f"choosing the weights to export: evaluating the EMA and the raw weights on {n} held-out puzzles")
+            self.log(
+                f"choosing the weights to export: evaluating the EMA and the raw weights on {self.eval_count} held-out "
+                "puzzles"
+            )
             scores = {
                 name: selection_score(self.evaluate(net, modes=("all_steps",)))
                 for name, net in (("ema", self.ema), ("raw", self.model))
