@@ -141,6 +141,10 @@
 #        evaluation and rose to 27% by its third: n44 was stopped after its first), evaluations every 10 minutes
 #   n45 stopped by hand at step 93 (23 minutes, beside three evaluations): 2% reached at its one evaluation (step 41),
 #        to free both cores for the shipped model's evaluations
+#   n46 (session 22): n45 again from weights/maze (n43's step 220, the same start), given 110 minutes and an
+#        evaluation every 12: n43 fell to 0 at its first evaluation and rose to 27% by its third
+#   n47 (session 22): beside n46, n43's 25x25 stage again from weights/maze (n43's step 220) at half its rate
+#        (n43 rose to 27% by step 220 at 3e-5, then fell to 11%)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -282,10 +286,11 @@ PY
            --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes $evals \
            --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-$minutes}" ;;
-    n25|n43) mix data/maze_m5_train.csv data/maze_l7_all.csv maze_l6_perfect:10000 maze_l5_perfect:6000 \
+    n25|n43|n47) mix data/maze_m5_train.csv data/maze_l7_all.csv maze_l6_perfect:10000 maze_l5_perfect:6000 \
            maze_o1_obstacles:6000 maze_w1_obstacles:3000 maze_c1_train:2000
-         if [ "$name" = n43 ]; then  # selected on the 25x25 mazes alone
+         if [ "$name" != n25 ]; then  # selected on the 25x25 mazes alone
            select=data/maze_l7_select150.csv size=100 lr=3e-5 evals=12 minutes=100
+           [ "$name" = n47 ] && lr=1.5e-5 minutes=90
            head -n 151 data/maze_l7_select.csv > "$select"
          else
            select=data/maze_m5_select.csv size=200 lr=1.5e-5 evals=10 minutes=120
@@ -295,12 +300,13 @@ PY
            --data data/maze_m5_train.csv --eval-data "$select" --eval-size $size --eval-minutes $evals \
            --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-$minutes}" ;;
-    n26|n44|n45) mix data/maze_m6_train.csv data/maze_h2_train.csv maze_l7_all:8000 maze_l6_perfect:6000 \
+    n26|n44|n45|n46) mix data/maze_m6_train.csv data/maze_h2_train.csv maze_l7_all:8000 maze_l6_perfect:6000 \
            maze_o1_obstacles:4000 maze_w1_obstacles:2000
          head -n 201 data/maze_h2_select.csv > data/maze_h2_select200.csv
          init=weights/maze size=200 lr=1.5e-5 evals=12 minutes=120
          case $name in n44) size=50 lr=3e-5 minutes=60 ;;
-           n45) init=runs/maze-nbr/n43_s220 size=50 lr=3e-5 evals=10 minutes=50 ;; esac
+           n45) init=runs/maze-nbr/n43_s220 size=50 lr=3e-5 evals=10 minutes=50 ;;
+           n46) size=50 lr=3e-5 evals=12 minutes=110 ;; esac
          run "$name" --init "${INIT:-$init}" --canvas-crop 0 --max-steps 32 --compile --data data/maze_m6_train.csv \
            --eval-data data/maze_h2_select200.csv --eval-size $size --eval-minutes $evals \
            --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
