@@ -3,8 +3,11 @@ steps and symmetric views, every view maps back exactly, and the published rule 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+import torch
 from conftest import EXAMPLES_DIR, FIXTURES
 
 import trmsolve
@@ -66,8 +69,6 @@ def test_maze_views_only_when_the_model_was_trained_with_them_and_paths_map_back
 def test_the_views_of_a_maze_on_the_canvas_keep_it_in_the_top_left_corner() -> None:
     """A CSV row is the whole 30x30 canvas: rotating the canvas would move a 13x13 maze to the other corners,
     and the batch's one crop would grow to the full canvas for every view, the maze as given too."""
-    import torch
-
     from trmsolve.data.maze import generate
     from trmsolve.kinds.maze import maze_extent
     from trmsolve.models import load_model
@@ -166,4 +167,30 @@ def test_a_maze_gets_the_answer_it_gets_alone_beside_a_30x30_maze_in_its_batch()
     beside, _ = solve([small, hard], model, kind="maze", options=options)
     assert beside.confidence == pytest.approx(alone.confidence, abs=1e-6)
     assert beside.q_halt_prob == pytest.approx(alone.q_halt_prob, abs=1e-6)
+    assert np.array_equal(beside.answer, alone.answer)
+
+
+def test_a_maze_gets_the_answer_it_gets_alone_beside_one_whose_rotated_views_need_a_larger_square() -> None:
+    """A CSV maze of 13x13 sits on a 13-cell square as given and on a 14-cell one under some rotations (its
+    outer wall moves to the other side). Verified solving ran every view of a batch on the square holding them
+    all, so a 13x13 text maze beside it ran one row larger than alone and could get another answer."""
+    from trmsolve.data.maze import generate
+
+    model = trmsolve.load_model("maze", dtype="float32")
+
+    def sides(puzzle: Puzzle) -> list[int]:
+        views = MAZE.symmetries(puzzle, 8, seed=0, allowed=["dihedral"])
+        tokens = [torch.from_numpy(MAZE.encode(view.apply(puzzle))[None]).long() for view in views]
+        return [math.isqrt(len(model.canvas_positions(t))) for t in tokens]
+
+    first, second = (next(generate(1, seed, small_share=1, small_sides=(13, 13))) for seed in (1, 0))
+    text = "\n".join(first.question[r * 30 : r * 30 + 13].replace(" ", ".") for r in range(13)) + "\n"
+    (text_maze,) = MAZE.parse(text, "maze.txt")
+    (csv_maze,) = MAZE.parse(f"question,answer\n{second.question},{second.answer}\n", "row.csv")
+    assert set(sides(text_maze)) == {13} and sides(csv_maze)[0] == 13 and max(sides(csv_maze)) == 14
+    options = SolveOptions(max_steps=3, views=8)
+    alone = next(solve([text_maze], model, kind="maze", options=options))
+    beside, _ = solve([text_maze, csv_maze], model, kind="maze", options=options)
+    assert (beside.steps, beside.total_steps, beside.view) == (alone.steps, alone.total_steps, alone.view)
+    assert beside.confidence == alone.confidence and beside.q_halt_prob == alone.q_halt_prob
     assert np.array_equal(beside.answer, alone.answer)

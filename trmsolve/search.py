@@ -19,12 +19,12 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
-from trmsolve.inference import pass_rows
+from trmsolve.inference import crop_groups, pass_rows
 from trmsolve.kinds.base import Puzzle, PuzzleKind, Symmetry, canvas_cells
 from trmsolve.model import Carry, RecursiveReasoningModel
 from trmsolve.options import SolveOptions
@@ -43,7 +43,7 @@ class Outcome:
     q_halt_prob: float
     q_halts: bool  # the Q head said stop at the deciding step
     confidence: float  # mean probability of the predicted token over the answer's cells
-    seconds: float  # from the start of the batch until the puzzle was settled
+    seconds: float  # from the start of the batch until the puzzle was settled (its crop group's, in `solve`)
 
 
 @dataclass
@@ -74,6 +74,15 @@ def puzzle_seed(puzzle: Puzzle, seed: int) -> int:
     return zlib.crc32(np.ascontiguousarray(puzzle.grid).tobytes()) ^ seed
 
 
+@dataclass
+class _Views:
+    """A puzzle's views: the transforms (kind.symmetries), the puzzle under each, and its tokens."""
+
+    symmetries: list[Symmetry]
+    framed: list[Puzzle]
+    tokens: list[np.ndarray]
+
+
 @torch.inference_mode()
 def solve_verified(
     model: RecursiveReasoningModel,
@@ -83,19 +92,47 @@ def solve_verified(
     options: SolveOptions,
     on_step: Callable[[ViewStep], None] | None = None,
 ) -> list[Outcome]:
-    """Settle every puzzle of a batch by verified solving (see the module's docstring)."""
+    """Settle every puzzle of a batch by verified solving (see the module's docstring).
+
+    On a model that runs on a canvas crop, puzzles run in groups by the square that holds all their views (a
+    rotated maze can reach one row further than the maze as given): a view one row larger would otherwise make
+    every puzzle of its batch run one row larger, and a puzzle's answer would depend on its batch mates."""
     started = time.perf_counter()
+    allowed = model.info.encoding.get("symmetries")
+    views: list[_Views] = []
+    for p in puzzles:
+        symmetries = kind.symmetries(p, options.views_for(kind), puzzle_seed(p, options.seed), allowed)
+        framed = [symmetry.apply(p) for symmetry in symmetries]
+        views.append(_Views(symmetries, framed, [kind.encode(v) for v in framed]))
+    outcomes: list[Outcome | None] = [None] * len(puzzles)
+    for group in crop_groups(model, [np.stack(own.tokens) for own in views]):
+        relay = None if on_step is None else lambda step, group=group: on_step(replace(step, index=group[step.index]))
+        settled = _settle(model, kind, [puzzles[p] for p in group], [identifiers[p] for p in group],
+                          [views[p] for p in group], options, relay, started)  # fmt: skip
+        for p, outcome in zip(group, settled, strict=True):
+            outcomes[p] = outcome
+    return outcomes  # type: ignore[return-value]
+
+
+def _settle(
+    model: RecursiveReasoningModel,
+    kind: PuzzleKind,
+    puzzles: Sequence[Puzzle],
+    identifiers: Sequence[int],
+    puzzle_views: Sequence[_Views],
+    options: SolveOptions,
+    on_step: Callable[[ViewStep], None] | None,
+    started: float,
+) -> list[Outcome]:
+    """Verified solving of puzzles that share one canvas crop, all their views in one batch."""
     device = model.device
     max_steps = options.steps_for(model, kind)
     spawn_at = min(max_steps, model.info.default_steps or model.config.halt_max_steps)
-    allowed = model.info.encoding.get("symmetries")
-    views: list[list[Symmetry]] = [
-        kind.symmetries(p, options.views_for(kind), puzzle_seed(p, options.seed), allowed) for p in puzzles
-    ]
-    framed = [[symmetry.apply(p) for symmetry in own] for p, own in zip(puzzles, views, strict=True)]
-    tokens = [[kind.encode(v) for v in own] for own in framed]
+    views = [own.symmetries for own in puzzle_views]
+    framed = [own.framed for own in puzzle_views]
+    tokens = [own.tokens for own in puzzle_views]
     every = torch.from_numpy(np.stack([t for own in tokens for t in own])).long().to(device)
-    positions = model.canvas_positions(every)  # one crop for every view of the batch
+    positions = model.canvas_positions(every)  # the group's crop: the square that holds each view
 
     rows = _Rows()
     x = carry = row_tokens = None  # per running row: input embedding, carry, and input tokens (the canvas)
