@@ -145,6 +145,9 @@
 #        evaluation every 12: n43 fell to 0 at its first evaluation and rose to 27% by its third
 #   n47 (session 22): beside n46, n43's 25x25 stage again from weights/maze (n43's step 220) at half its rate
 #        (n43 rose to 27% by step 220 at 3e-5, then fell to 11%)
+#   n46 stopped by hand at step 351 (53 minutes): 0 of 50 reached at steps 58, 152 and 286
+#   n48 (session 22): n43's recipe one size up, in n46's place: 26-27 a side, every generator, paths of 70+
+#        (maze_l8_all), replay as n26's mix, 27x27 crop, lr 3e-5; selected on 50 27x27 mazes (maze_l8_select)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
@@ -311,6 +314,12 @@ PY
            --eval-data data/maze_h2_select200.csv --eval-size $size --eval-minutes $evals \
            --batch-size 64 --lr $lr --warmup 20 --weight-decay 0.1 --total-steps 1000 --threads "${THREADS:-1}" \
            --minutes "${MINUTES:-$minutes}" ;;
+    n48) mix data/maze_m8_train.csv data/maze_l8_all.csv maze_l7_all:8000 maze_l6_perfect:6000 maze_o1_obstacles:4000 \
+           maze_w1_obstacles:2000  # 26-27 a side, paths of 70+, with replay: the step between n43's 25x25 and 30x30
+         head -n 51 data/maze_l8_select.csv > data/maze_l8_select50.csv
+         run n48 --init "${INIT:-weights/maze}" --canvas-crop 27 --max-steps 32 --compile --data data/maze_m8_train.csv \
+           --eval-data data/maze_l8_select50.csv --eval-size 50 --eval-minutes 12 --batch-size 64 --lr 3e-5 \
+           --warmup 20 --weight-decay 0.1 --total-steps 1500 --threads "${THREADS:-1}" --minutes "${MINUTES:-80}" ;;
     n27) head -n 151 data/maze_l7_select.csv > data/maze_l7_select150.csv
          run n27 --init "${INIT:-weights/maze}" --canvas-crop 25 --max-steps 32 --h-cycles 2 --compile \
            --data data/maze_m5_train.csv --eval-data data/maze_l7_select150.csv --eval-size 150 --eval-minutes 12 \
