@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import interruptible
@@ -112,30 +113,25 @@ def test_models_listing_is_one_readable_line_per_model() -> None:
     assert all("/work/" not in json.dumps(r["metrics"]) for r in records)  # nothing machine-specific shipped
 
 
-def test_progress_shows_from_the_first_second_and_an_interrupt_says_how_far(tmp_path) -> None:
-    line = (ROOT / EASY).read_text().strip().splitlines()[-1]
-    many = tmp_path / "many.txt"
-    many.write_text("\n".join([line] * 3000) + "\n")
+def interrupt_when_shown(args: list[str], marker: str, stdout: int) -> tuple[int, str]:
+    """Run `trmsolve *args` with stderr on a terminal, press Ctrl-C once `marker` is on the screen (within two
+    minutes); the exit code and all the terminal showed, escape codes and all."""
     import pty
 
     controller, device = pty.openpty()
     process = subprocess.Popen(
-        [TRMSOLVE, "sudoku", str(many), "-q", "--threads", "1", "--no-verify", "--no-halt"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=device,
-        env={**os.environ, "TERM": "xterm"},
+        [TRMSOLVE, *args], cwd=ROOT, stdout=stdout, stderr=device, env={**os.environ, "TERM": "xterm"},
         preexec_fn=interruptible,
-    )
+    )  # fmt: skip
     os.close(device)
     seen = b""
     try:
         deadline = time.monotonic() + 120
-        while "/3000 puzzles" not in plain(seen.decode(errors="replace")) and time.monotonic() < deadline:
+        while marker not in plain(seen.decode(errors="replace")) and time.monotonic() < deadline:
             seen += os.read(controller, 4096)
-        assert "/3000 puzzles" in plain(seen.decode(errors="replace"))  # all the work counted, before any is done
+        assert marker in plain(seen.decode(errors="replace")), seen
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=120) == 130
+        code = process.wait(timeout=120)
     finally:
         process.kill()  # never left running when the test fails
     try:
@@ -144,5 +140,44 @@ def test_progress_shows_from_the_first_second_and_an_interrupt_says_how_far(tmp_
     except OSError:
         pass
     os.close(controller)
-    assert "interrupted: " in plain(seen.decode(errors="replace"))
-    assert " of 3000 puzzles done" in plain(seen.decode(errors="replace"))
+    return code, seen.decode(errors="replace")
+
+
+def many_puzzles(folder: Path, count: int = 3000) -> Path:
+    line = (ROOT / EASY).read_text().strip().splitlines()[-1]
+    many = folder / "many.txt"
+    many.write_text("\n".join([line] * count) + "\n")
+    return many
+
+
+def test_progress_shows_from_the_first_second_and_an_interrupt_says_how_far(tmp_path: Path) -> None:
+    args = ["sudoku", str(many_puzzles(tmp_path)), "-q", "--threads", "1", "--no-verify", "--no-halt"]
+    code, screen = interrupt_when_shown(args, "/3000 puzzles", subprocess.DEVNULL)  # all the work counted at once
+    assert code == 130
+    assert "interrupted: " in plain(screen)
+    assert " of 3000 puzzles done" in plain(screen)
+
+
+def test_json_into_a_pipe_from_a_terminal_shows_progress_as_whole_lines(tmp_path: Path) -> None:
+    """`trmsolve sudoku many.txt --json | jq .valid` in a terminal: jq prints to the same screen as answers
+    arrive, and a live bar redrawn in place left its frames among jq's lines. Into a pipe, progress comes as
+    whole lines on stderr every few seconds, and the JSON Lines reach the pipe complete."""
+    import threading
+
+    reader, writer = os.pipe()
+    received: list[bytes] = []
+    drain = threading.Thread(target=lambda: received.extend(iter(lambda: os.read(reader, 65536), b"")))
+    drain.start()
+    args = ["sudoku", str(many_puzzles(tmp_path)), "--json", "--threads", "1", "--no-verify", "--no-halt", "-b", "8"]
+    try:
+        code, screen = interrupt_when_shown(args, "3000 puzzles · ", writer)
+    finally:
+        os.close(writer)
+        drain.join(timeout=60)
+        os.close(reader)
+    assert code == 130
+    lines = [line for line in plain(screen).splitlines() if line.startswith("solving: ")]
+    assert lines and lines[0].startswith("solving: 8/3000 puzzles · 8 valid · ")  # whole batches (-b 8) counted
+    assert "━" not in screen  # no bar
+    records = json_records(b"".join(received).decode())
+    assert records and all(r["valid"] for r in records)

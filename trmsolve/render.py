@@ -184,6 +184,11 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
+def progress_line(summary: Summary, total: int) -> str:
+    """The progress bar's figures as one plain line, for a terminal that another program writes to as well."""
+    return f"solving: {summary.puzzles}/{total} puzzles · {summary.valid} valid · {summary.puzzles_per_second:.1f}/s"
+
+
 def count_bar(console: Console) -> Progress:
     """A bar for work of known size (ARC runs, adaptation steps): description, done/total, time left."""
     return live_progress(

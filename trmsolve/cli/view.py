@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
+import time
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +19,18 @@ if TYPE_CHECKING:
     from trmsolve.kinds import Puzzle, PuzzleKind
     from trmsolve.model import RecursiveReasoningModel
     from trmsolve.options import SolveOptions
+
+
+PROGRESS_LINE_SECONDS = 5.0  # into a pipe: a line of progress at most this often
+BATCH_WAIT = 0.1  # seconds: an answer that took longer than this to come is a new batch's first
+
+
+def stdout_is_pipe() -> bool:
+    """Whether stdout is a pipe (a program reads it) rather than a file, /dev/null or a terminal."""
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured in a test)
+        return False
 
 
 class SolveView:
@@ -43,21 +58,32 @@ class SolveView:
         # A live display on stderr while data goes to a terminal would redraw over the data: there, the answers
         # arriving are the progress. Progress shows when stdout is a pipe or a file, or when -q keeps it empty.
         self.show_progress = err.is_terminal and not trace and (not out.is_terminal or (quiet and not json_output))
+        # A program reading a pipe (`| jq`) may print to this same terminal as answers arrive, and a live bar
+        # redrawn in place would leave its frames among those lines: into a pipe, progress is whole lines.
+        self.progress_lines = self.show_progress and stdout_is_pipe()
 
     def status(self, message: str) -> Any:
         """A spinner on stderr while something slow happens before the first answer (a terminal only)."""
         return self.err.status(message) if self.err.is_terminal else nullcontext()
 
     def run(self, puzzles: list[Puzzle], network: RecursiveReasoningModel, options: SolveOptions, name: str) -> Any:
-        from trmsolve.render import progress_bar, result_view, summary_table, verdict_line
+        from trmsolve.render import progress_bar, progress_line, result_view, summary_table, verdict_line
         from trmsolve.solver import Summary, solve
 
         summary = Summary()
         results = solve(puzzles, network, kind=self.kind, options=options, on_step=self.tracer, model_name=name)
+        live = self.show_progress and not self.progress_lines
+        next_line = arrived = time.monotonic()
         try:
-            with progress_bar(self.err) if self.show_progress else nullcontext() as progress:
+            with progress_bar(self.err) if live else nullcontext() as progress:
                 task = progress.add_task("solving", total=len(puzzles), valid=0, rate=0.0) if progress else None
                 for result in results:
+                    # A batch's answers arrive together after its work: a line goes out as the next batch's first
+                    # answer comes (after a wait), so that it counts whole batches.
+                    waited, arrived = time.monotonic() - arrived, time.monotonic()
+                    if self.progress_lines and summary.puzzles and waited > BATCH_WAIT and arrived >= next_line:
+                        next_line = arrived + PROGRESS_LINE_SECONDS
+                        self.err.print(progress_line(summary, len(puzzles)), highlight=False, soft_wrap=True)
                     summary.add(result)
                     if self.json_output:
                         emit_json(result.to_json())
