@@ -146,6 +146,7 @@
 #   n47 (session 22): beside n46, n43's 25x25 stage again from weights/maze (n43's step 220) at half its rate
 #        (n43 rose to 27% by step 220 at 3e-5, then fell to 11%)
 #   n46 stopped by hand at step 351 (53 minutes): 0 of 50 reached at steps 58, 152 and 286
+#   n47 stopped by hand at step 680 (70 minutes): reached 28% at its start (step 2), then 10, 16 and 12%
 #   n48 (session 22): n43's recipe one size up, in n46's place: 26-27 a side, every generator, paths of 70+
 #        (maze_l8_all), replay as n26's mix, 27x27 crop, lr 3e-5; selected on 50 27x27 mazes (maze_l8_select)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
