@@ -149,6 +149,8 @@
 #   n47 stopped by hand at step 680 (70 minutes): reached 28% at its start (step 2), then 10, 16 and 12%
 #   n48 (session 22): n43's recipe one size up, in n46's place: 26-27 a side, every generator, paths of 70+
 #        (maze_l8_all), replay as n26's mix, 27x27 crop, lr 3e-5; selected on 50 27x27 mazes (maze_l8_select)
+#   n48 stopped by hand at step 645 (49 minutes): 12%, 10%, 12% reached at steps 103, 298, 495 (the start, the
+#        shipped model, on the same 50: 12%)
 #   n26's `--canvas-crop 0` kept weights/maze's 21 under the code of its start (only a crop other than 0 replaced
 #   the initial model's; now a typed crop does): its batches of 30x30 mazes ran on the whole canvas all the same
 # Run them one at a time (each on one core here: --threads 1) or side by side as in session 8. Logs, the
