@@ -222,7 +222,7 @@ def test_version_and_models() -> None:
     assert listed.exit_code == 0
     entries = {r["name"]: r for r in json_lines(listed.stdout)}
     assert all({"name", "task", "metrics", "path"} <= set(r) for r in entries.values())
-    # The bundled maze model is early: `models` says so and names the Hub checkpoints for hard mazes.
+    # The bundled maze model's advice names a Hub checkpoint for hard mazes, the paper's.
     advice = entries["maze"]["advice"]
     hard = [name for name, r in entries.items() if r["task"] == "maze" and "hard 30x30" in r["headline"]]
     assert hard and any(name in advice for name in hard)
@@ -385,7 +385,7 @@ def test_unsolved_mazes_past_the_trained_square_point_to_a_maze_hard_checkpoint(
     assert result.exit_code == 1  # both unsolved in one step
     assert result.stderr.endswith(
         f"note: 1 of the unsolved mazes is larger than the {trained}x{trained} model maze trained on: for mazes up "
-        "to 30x30, a published Maze-Hard checkpoint (`trmsolve models`) is the choice\n"
+        "to 30x30, a published Maze-Hard checkpoint (`trmsolve models`) may solve them\n"
     )
 
 

@@ -124,16 +124,22 @@ def test_halting_rules_and_steps() -> None:
     assert all(r.halted == (r.q_halt_prob > 0.5) for r in default)
 
 
-def test_a_verified_view_runs_twice_the_trained_steps_and_at_least_32() -> None:
-    """The bundled maze model trained with 32 steps draws long paths past its 32nd (3 of the 4 hard examples need
-    35-38 steps of a view); a 16-step model keeps 32 a view (docs/verified.md)."""
+def test_a_verified_view_runs_the_models_own_budget_else_twice_the_trained_steps_and_at_least_32(tmp_path) -> None:
+    """The bundled maze model trained with 32 steps draws hard 30x30 paths past its 64th (its config says 128 a
+    view: weights/maze/README.md, session 22); a model without a budget of its own runs twice its trained
+    steps, at least 32 (a 16-step model keeps 32 a view: docs/verified.md). The budget survives a save."""
     maze, sudoku = trmsolve.load_model("maze"), trmsolve.load_model("sudoku")
     assert (maze.info.default_steps, sudoku.info.default_steps) == (32, 16)
+    assert (maze.info.view_steps, sudoku.info.view_steps) == (128, None)
     options = SolveOptions()
-    assert options.steps_for(maze, get_kind("maze")) == 64
+    assert options.steps_for(maze, get_kind("maze")) == 128
     assert options.steps_for(sudoku, get_kind("sudoku")) == 32
     assert SolveOptions(verify=False).steps_for(maze, get_kind("maze")) == 32  # the published rule
     assert SolveOptions(max_steps=5).steps_for(maze, get_kind("maze")) == 5
+    maze.info.view_steps = None  # the rule alone: twice the 32 it trained with
+    assert options.steps_for(maze, get_kind("maze")) == 64
+    maze.info.view_steps = 96
+    assert trmsolve.load_model(trmsolve.save_model(maze, tmp_path / "maze")).info.view_steps == 96
 
 
 def test_on_step_reports_every_step_of_every_puzzle() -> None:

@@ -2,7 +2,7 @@
 
 Our format is a directory:
     config.json         {"format": "trmsolve", "format_version": 1, "model": {...}, "task", "default_steps",
-                         "encoding", "provenance", "metrics", "advice" (optional)}
+                         "encoding", "provenance", "metrics", "advice" and "view_steps" (optional)}
     model.safetensors   the state dict, keys as published minus the `_orig_mod.model.inner.` prefix
     identifiers.json    ARC only: identifier names, index = puzzle identifier
     README.md           optional model card
@@ -82,6 +82,8 @@ def save_model(model: RecursiveReasoningModel, out_dir: str | Path, *, card: str
     }
     if info.advice:
         config["advice"] = info.advice
+    if info.view_steps:
+        config["view_steps"] = info.view_steps
     state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
     # A new file moved into place: a process (this one too) that has the old weights memory-mapped keeps them.
     partial = out / f"{WEIGHTS_FILE}.{os.getpid()}.tmp"
@@ -117,6 +119,7 @@ def read_config(model_dir: Path) -> tuple[ModelConfig, CheckpointInfo]:
         provenance=data.get("provenance", {}),
         metrics=data.get("metrics", {}),
         advice=data.get("advice"),
+        view_steps=int(data["view_steps"]) if data.get("view_steps") else None,
     )
     return config, info
 

@@ -162,3 +162,5 @@ class CheckpointInfo:
     provenance: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     advice: str | None = None  # what the model is not yet for, and what to use there (`trmsolve models`)
+    view_steps: int | None = None  # most steps a view runs in verified solving, where the card measured a budget
+    # that pays better than the default rule (SolveOptions.steps_for)

@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_VIEWS = 8  # chosen from the measured accuracy/compute curve (docs/verified.md)
 # A view runs up to twice the steps its model trained with, and at least this many: 32 for the 16-step Sudoku
-# and published models (docs/verified.md); 64 for the bundled maze model (trained with 32), which draws long
-# paths past its 32nd step (weights/maze/README.md, session 21).
+# and published models (docs/verified.md). A model's config may set its own measured budget (`view_steps`): the
+# bundled maze model (trained with 32) draws long paths past its 64th step and says 128 (weights/maze/README.md,
+# sessions 21-22).
 DEFAULT_STEPS_PER_VIEW = 32
 
 
@@ -22,8 +23,8 @@ DEFAULT_STEPS_PER_VIEW = 32
 class SolveOptions:
     """How puzzles are run: the published rule (`verify=False`, or `halt=False` for every step) or verified."""
 
-    max_steps: int | None = None  # per view; default: twice the checkpoint's, at least DEFAULT_STEPS_PER_VIEW,
-    # when verifying, else the checkpoint's
+    max_steps: int | None = None  # per view; default when verifying: the model's view_steps, else twice the
+    # checkpoint's and at least DEFAULT_STEPS_PER_VIEW; else the checkpoint's
     halt: bool = True  # False: every puzzle runs max_steps steps (the published all-steps evaluation)
     halt_threshold: float | None = None  # the Q head's halting probability (published rule only)
     verify: bool = True  # verified solving where the kind can check answers; False: the Q head alone
@@ -39,7 +40,9 @@ class SolveOptions:
         if self.max_steps:
             return self.max_steps
         trained = model.info.default_steps or model.config.halt_max_steps
-        return max(2 * trained, DEFAULT_STEPS_PER_VIEW) if self.verified(kind) else trained
+        if not self.verified(kind):
+            return trained
+        return model.info.view_steps or max(2 * trained, DEFAULT_STEPS_PER_VIEW)
 
     def views_for(self, kind: PuzzleKind) -> int:
         return (self.views or DEFAULT_VIEWS) if self.verified(kind) else 1

@@ -84,8 +84,9 @@ def solve_puzzles(
         typer.Option(
             min=1,
             metavar="N",
-            help="Most refinement steps per puzzle (per view when verifying; default: twice the checkpoint's, at "
-            f"least {DEFAULT_STEPS_PER_VIEW}, when verifying, else the checkpoint's, 16 for the published models).",
+            help="Most refinement steps per puzzle (per view when verifying; default when verifying: the model's "
+            f"own budget where its config sets one, 128 for the bundled maze model, else twice the checkpoint's, at "
+            f"least {DEFAULT_STEPS_PER_VIEW}; else the checkpoint's, 16 for the published models).",
             show_default=False,
         ),
     ] = None,
@@ -224,8 +225,8 @@ def solve_puzzles(
 
 def point_past_the_trained_size(unsolved: list[Puzzle], network: RecursiveReasoningModel, model_name: str) -> None:
     """A note when mazes larger than the square a cropped model trained on are among the unsolved: that is where
-    the bundled maze model fails (30% of hard 30x30 mazes, weights/maze/README.md), and a person should hear what
-    solves them rather than retry."""
+    the bundled maze model fails (14% of hard 30x30 mazes, weights/maze/README.md), and a person should hear what
+    else may solve them rather than retry."""
     from trmsolve.kinds.maze import maze_extent
 
     # The square of the run that made the weights: a model may solve on a smaller one (ModelConfig.canvas_crop).
@@ -236,7 +237,7 @@ def point_past_the_trained_size(unsolved: list[Puzzle], network: RecursiveReason
         note(
             f"{larger} of the unsolved mazes {'are' if larger > 1 else 'is'} larger than the {trained}x{trained} "
             f"model {model_name} trained on: for mazes up to 30x30, a published Maze-Hard checkpoint (`trmsolve "
-            "models`) is the choice"
+            "models`) may solve them"
         )
 
 
