@@ -51,12 +51,14 @@ def test_json_on_a_terminal_and_on_pipes() -> None:
 
 
 def test_grids_and_verdicts_on_a_narrow_terminal_never_break_inside_a_word() -> None:
-    run = run_cli("sudoku", COLLECTION, stdout_tty=True, stderr_tty=True, columns=60)
+    """Notes too: they were plain lines that the terminal cut at its margin, inside a word."""
+    run = run_cli("sudoku", COLLECTION, "--max-steps", 101, stdout_tty=True, stderr_tty=True, columns=60)
     screen = plain(run.terminal)
     verdicts = [line for line in screen.splitlines() if line.startswith("✓")]
     assert len(verdicts) == 4
     words = {w for line in screen.splitlines() for w in line.split()}
-    assert {"confidence", "steps", "puzzles", "valid"} <= words  # whole, never cut at the margin
+    assert {"confidence", "steps", "puzzles", "valid", "minutes"} <= words  # whole, never cut at the margin
+    assert any(line.startswith("note: --max-steps 101") for line in screen.splitlines())
     assert not any(len(line) > 60 for line in screen.splitlines())
 
 

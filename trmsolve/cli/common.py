@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 import signal
 import sys
+import textwrap
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
@@ -185,8 +187,13 @@ DtypeOption = Annotated[
 
 
 def note(message: str) -> None:
-    """A line for people on stderr that is not an error (the run goes on)."""
-    print(f"note: {message}", file=sys.stderr, flush=True)
+    """A line for people on stderr that is not an error (the run goes on). On a terminal it wraps at spaces, as
+    Rich's output does, rather than where the terminal cuts it (inside a word)."""
+    text = f"note: {message}"
+    if sys.stderr.isatty():
+        width = shutil.get_terminal_size().columns
+        text = "\n".join(textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False))
+    print(text, file=sys.stderr, flush=True)
 
 
 def bar_updater(bar: Progress | None, description: str) -> Callable[..., None] | None:
