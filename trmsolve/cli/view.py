@@ -7,7 +7,7 @@ import stat
 import sys
 import time
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import typer
 
@@ -25,10 +25,10 @@ PROGRESS_LINE_SECONDS = 5.0  # into a pipe: a line of progress at most this ofte
 BATCH_WAIT = 0.1  # seconds: an answer that took longer than this to come is a new batch's first
 
 
-def stdout_is_pipe() -> bool:
-    """Whether stdout is a pipe (a program reads it) rather than a file, /dev/null or a terminal."""
+def is_pipe(stream: IO[str]) -> bool:
+    """Whether `stream` is a pipe (a program reads it) rather than a file, /dev/null or a terminal."""
     try:
-        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
     except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured in a test)
         return False
 
@@ -60,7 +60,7 @@ class SolveView:
         self.show_progress = err.is_terminal and not trace and (not out.is_terminal or (quiet and not json_output))
         # A program reading a pipe (`| jq`) may print to this same terminal as answers arrive, and a live bar
         # redrawn in place would leave its frames among those lines: into a pipe, progress is whole lines.
-        self.progress_lines = self.show_progress and stdout_is_pipe()
+        self.progress_lines = self.show_progress and is_pipe(out.file)
 
     def status(self, message: str) -> Any:
         """A spinner on stderr while something slow happens before the first answer (a terminal only)."""
@@ -80,7 +80,8 @@ class SolveView:
                 for result in results:
                     # A batch's answers arrive together after its work: a line goes out as the next batch's first
                     # answer comes (after a wait), so that it counts whole batches.
-                    waited, arrived = time.monotonic() - arrived, time.monotonic()
+                    now = time.monotonic()
+                    waited, arrived = now - arrived, now
                     if self.progress_lines and summary.puzzles and waited > BATCH_WAIT and arrived >= next_line:
                         next_line = arrived + PROGRESS_LINE_SECONDS
                         self.err.print(progress_line(summary, len(puzzles)), highlight=False, soft_wrap=True)
