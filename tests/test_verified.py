@@ -194,3 +194,26 @@ def test_a_maze_gets_the_answer_it_gets_alone_beside_one_whose_rotated_views_nee
     assert (beside.steps, beside.total_steps, beside.view) == (alone.steps, alone.total_steps, alone.view)
     assert beside.confidence == alone.confidence and beside.q_halt_prob == alone.q_halt_prob
     assert np.array_equal(beside.answer, alone.answer)
+
+
+def test_past_its_transforms_a_maze_takes_restarts_in_rounds_each_its_own_in_any_batch() -> None:
+    """The bundled maze model's config sets restart_noise: a maze whose eight transforms all fail runs them again
+    from a perturbed initial state, eight views a round. A restart is seeded by the maze and its view alone (the
+    same answer beside another maze), differs from the run it restarts, and a model without restart_noise stops
+    at its transforms."""
+    model = trmsolve.load_model("maze", dtype="float32")
+    assert model.info.restart_noise and (model.info.views or 0) > 8
+    small, hard, *_ = read_inputs([EXAMPLES_DIR / "maze" / n for n in ("small.txt", "maze-hard.csv")], "maze")
+    options = SolveOptions(max_steps=1, views=20)  # one step a view: every view of the hard maze fails
+    shown: list = []
+    (alone,) = solve_verified(model, MAZE, [hard], [0], options, shown.append)
+    assert not alone.accepted and alone.total_steps == 20
+    assert [(s.view, s.last) for s in shown] == [(0, False), (1, False), (8, False), (16, True)]  # the rounds
+    assert shown[2].symmetry == f"{shown[0].symmetry}, restart 1" and shown[3].symmetry.endswith(", restart 2")
+    assert not np.array_equal(shown[2].confidence, shown[0].confidence)  # view 8 restarts view 0 from elsewhere
+    _, beside = solve_verified(model, MAZE, [small, hard], [0, 0], options)
+    assert (beside.view, beside.restart, beside.total_steps) == (alone.view, alone.restart, alone.total_steps)
+    assert beside.confidence == alone.confidence and np.array_equal(beside.answer, alone.answer)
+    model.info.restart_noise = None
+    (capped,) = solve_verified(model, MAZE, [hard], [0], options)
+    assert capped.total_steps == 8 and capped.restart == 0

@@ -2,7 +2,8 @@
 
 Our format is a directory:
     config.json         {"format": "trmsolve", "format_version": 1, "model": {...}, "task", "default_steps",
-                         "encoding", "provenance", "metrics", "advice" and "view_steps" (optional)}
+                         "encoding", "provenance", "metrics", "advice", "view_steps", "views" and
+                         "restart_noise" (optional)}
     model.safetensors   the state dict, keys as published minus the `_orig_mod.model.inner.` prefix
     identifiers.json    ARC only: identifier names, index = puzzle identifier
     README.md           optional model card
@@ -82,8 +83,9 @@ def save_model(model: RecursiveReasoningModel, out_dir: str | Path, *, card: str
     }
     if info.advice:
         config["advice"] = info.advice
-    if info.view_steps:
-        config["view_steps"] = info.view_steps
+    for key in ("view_steps", "views", "restart_noise"):
+        if getattr(info, key):
+            config[key] = getattr(info, key)
     state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}
     # A new file moved into place: a process (this one too) that has the old weights memory-mapped keeps them.
     partial = out / f"{WEIGHTS_FILE}.{os.getpid()}.tmp"
@@ -120,6 +122,8 @@ def read_config(model_dir: Path) -> tuple[ModelConfig, CheckpointInfo]:
         metrics=data.get("metrics", {}),
         advice=data.get("advice"),
         view_steps=int(data["view_steps"]) if data.get("view_steps") else None,
+        views=int(data["views"]) if data.get("views") else None,
+        restart_noise=float(data["restart_noise"]) if data.get("restart_noise") else None,
     )
     return config, info
 

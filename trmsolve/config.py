@@ -164,3 +164,6 @@ class CheckpointInfo:
     advice: str | None = None  # what the model is not yet for, and what to use there (`trmsolve models`)
     view_steps: int | None = None  # most steps a view runs in verified solving, where the card measured a budget
     # that pays better than the default rule (SolveOptions.steps_for)
+    views: int | None = None  # views a puzzle may take in verified solving, where the card measured that more pay
+    restart_noise: float | None = None  # views past the kind's transforms run the same transforms again from the
+    # initial state plus Gaussian noise of this standard deviation (search.py); None: no such views

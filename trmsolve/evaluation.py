@@ -18,7 +18,7 @@ from trmsolve.options import SolveOptions
 
 IGNORE_LABEL = -100  # a label position neither scored nor trained on
 MODES = ("all_steps", "halting")  # the published protocols: run every step; stop when the Q head says so
-ROUTES = ("as given", "more steps", "other view")  # how verified solving reached a right answer
+ROUTES = ("as given", "more steps", "other view", "restart")  # how verified solving reached a right answer
 
 
 def tier_names(task: str, inputs: np.ndarray, ratings: np.ndarray) -> np.ndarray | None:
@@ -131,7 +131,7 @@ def evaluate_verified(
         "mean_steps": round(float(np.mean([r.steps for r in results])), 2) if results else 0.0,
         "mean_puzzle_steps": round(float(np.mean([r.total_steps for r in results])), 2) if results else 0.0,
         "routes": {route: sum(r.route == route and bool(r.correct) for r in results) for route in ROUTES},
-        "views": options.views_for(get_kind(task)),
+        "views": options.views_for(model, get_kind(task)),
         "max_steps": options.steps_for(model, get_kind(task)),
     }
     if tiers is not None and len(tiers) == len(exact):

@@ -28,7 +28,7 @@ class SolveOptions:
     halt: bool = True  # False: every puzzle runs max_steps steps (the published all-steps evaluation)
     halt_threshold: float | None = None  # the Q head's halting probability (published rule only)
     verify: bool = True  # verified solving where the kind can check answers; False: the Q head alone
-    views: int | None = None  # most views per puzzle when verifying; default DEFAULT_VIEWS
+    views: int | None = None  # most views per puzzle when verifying; default the model's, else DEFAULT_VIEWS
     batch_size: int = DEFAULT_BATCH_SIZE  # puzzles run together (their views share the batch)
     seed: int = 0  # of the symmetric views (each puzzle's also depends on its grid, never on its batch)
 
@@ -44,5 +44,8 @@ class SolveOptions:
             return trained
         return model.info.view_steps or max(2 * trained, DEFAULT_STEPS_PER_VIEW)
 
-    def views_for(self, kind: PuzzleKind) -> int:
-        return (self.views or DEFAULT_VIEWS) if self.verified(kind) else 1
+    def views_for(self, model: RecursiveReasoningModel, kind: PuzzleKind) -> int:
+        """Most views a puzzle takes: the option, else the model's measured budget (`views`), else DEFAULT_VIEWS."""
+        if not self.verified(kind):
+            return 1
+        return self.views or model.info.views or DEFAULT_VIEWS

@@ -100,8 +100,8 @@ def trace_frame(kind: PuzzleKind, step: Step) -> RenderableType:
 def summary_table(summary: Summary) -> Text:
     """The batch in short lines that fit a 60-column terminal: one figure a line, under "summary"."""
     rows = [("puzzles", str(summary.puzzles)), ("valid", f"{summary.valid}/{summary.puzzles}")]
-    if summary.routes.get("more steps") or summary.routes.get("other view"):
-        for route in ("as given", "more steps", "other view"):
+    if set(summary.routes) - {"as given"}:
+        for route in (r for r in ROUTES if r != "restart" or summary.routes.get(r)):  # restarts: where a model has them
             rows.append((f"  {ROUTES[route]}", str(summary.routes.get(route, 0))))
     if summary.known:
         rows.append(("correct", f"{summary.correct}/{summary.known}"))
@@ -123,6 +123,7 @@ ROUTES = {
     "as given": "solved as given",  # the puzzle itself, within the checkpoint's own steps
     "more steps": "after more steps",  # the puzzle itself, past them
     "other view": "by another view",  # a symmetric view
+    "restart": "by a restart",  # a view run again from a perturbed state (search.py)
 }
 
 

@@ -10,6 +10,11 @@ givens; maze: a shortest path from S to G), trmsolve uses the checker to decide 
   from its carry, up to `max_steps`, and at that point its other views join the batch: the puzzle under
   transforms that keep its set of solutions and that the model was trained with (kind.symmetries), each
   answer mapped back to the puzzle's own frame before it is checked;
+- where the model's card measured that they pay (config "restart_noise"; the bundled maze model), a puzzle
+  whose every transform failed takes its remaining views as restarts: the same transforms again, each from
+  the initial state plus seeded Gaussian noise, round after round. The network's refinement is chaotic near
+  a maze's tipping point (float32 and bfloat16 runs of one view can end apart), so a nudged start is another
+  attempt; the checker, not the nudge, decides what counts;
 - when no view's answer passes within the budget, the answer is the candidate the model was surest of
   (Q head, then mean confidence), reported as failing: nothing is called solved unless it was checked.
 """
@@ -38,6 +43,7 @@ class Outcome:
     accepted: bool  # the kind's check passed
     view: int  # 0 = the puzzle as given
     symmetry: str
+    restart: int  # 0 = the view's first run; r = its r-th restart from a perturbed state
     view_steps: int  # steps the deciding view ran
     total_steps: int  # puzzle-steps spent over all its views
     q_halt_prob: float
@@ -52,7 +58,7 @@ class ViewStep:
 
     index: int  # the puzzle's position in the batch
     view: int
-    symmetry: str
+    symmetry: str  # with ", restart r" for a restart
     step: int  # steps this view has run
     answer: np.ndarray
     confidence: np.ndarray  # per cell of the answer
@@ -76,11 +82,48 @@ def puzzle_seed(puzzle: Puzzle, seed: int) -> int:
 
 @dataclass
 class _Views:
-    """A puzzle's views: the transforms (kind.symmetries), the puzzle under each, and its tokens."""
+    """A puzzle's views: the transforms (kind.symmetries), the puzzle under each, and its tokens; past the
+    `distinct` transforms, restarts of them in rounds (view v restarts transform v % distinct)."""
 
     symmetries: list[Symmetry]
     framed: list[Puzzle]
     tokens: list[np.ndarray]
+    seed: int  # the puzzle's own (puzzle_seed): its restarts' noise derives from it
+
+    @property
+    def distinct(self) -> int:
+        return len(self.framed)
+
+    def restart(self, view: int) -> int:
+        return view // self.distinct
+
+    def name(self, view: int) -> str:
+        own = self.symmetries[view % self.distinct].name
+        return f"{own}, restart {self.restart(view)}" if self.restart(view) else own
+
+
+def _views(
+    model: RecursiveReasoningModel, kind: PuzzleKind, puzzle: Puzzle, options: SolveOptions
+) -> tuple[_Views, int]:
+    """A puzzle's distinct views and how many it may take in all (restarts only where the model's card
+    measured them: `restart_noise`)."""
+    count, seed = options.views_for(model, kind), puzzle_seed(puzzle, options.seed)
+    symmetries = kind.symmetries(puzzle, count, seed, model.info.encoding.get("symmetries"))
+    framed = [symmetry.apply(puzzle) for symmetry in symmetries]
+    own = _Views(symmetries, framed, [kind.encode(v) for v in framed], seed)
+    return own, count if model.info.restart_noise else len(symmetries)
+
+
+def _perturb(carry: Carry, seeds: Sequence[int | None], scale: float) -> Carry:
+    """Rows with a seed start from the initial state plus N(0, scale^2) noise, drawn on the CPU in float32 so that
+    a restart is the same on every device and in every batch."""
+    for row, seed in enumerate(seeds):
+        if seed is None:
+            continue
+        generator = torch.Generator().manual_seed(seed)
+        for z in (carry.z_H, carry.z_L):
+            z[row] += (scale * torch.randn(z.shape[1:], generator=generator)).to(z.device, z.dtype)
+    return carry
 
 
 @torch.inference_mode()
@@ -98,17 +141,12 @@ def solve_verified(
     rotated maze can reach one row further than the maze as given): a view one row larger would otherwise make
     every puzzle of its batch run one row larger, and a puzzle's answer would depend on its batch mates."""
     started = time.perf_counter()
-    allowed = model.info.encoding.get("symmetries")
-    views: list[_Views] = []
-    for p in puzzles:
-        symmetries = kind.symmetries(p, options.views_for(kind), puzzle_seed(p, options.seed), allowed)
-        framed = [symmetry.apply(p) for symmetry in symmetries]
-        views.append(_Views(symmetries, framed, [kind.encode(v) for v in framed]))
+    views, counts = zip(*(_views(model, kind, p, options) for p in puzzles), strict=True) if puzzles else ((), ())
     outcomes: list[Outcome | None] = [None] * len(puzzles)
     for group in crop_groups(model, [np.stack(own.tokens) for own in views]):
         relay = None if on_step is None else lambda step, group=group: on_step(replace(step, index=group[step.index]))
         settled = _settle(model, kind, [puzzles[p] for p in group], [identifiers[p] for p in group],
-                          [views[p] for p in group], options, relay, started)  # fmt: skip
+                          [views[p] for p in group], [counts[p] for p in group], options, relay, started)  # fmt: skip
         for p, outcome in zip(group, settled, strict=True):
             outcomes[p] = outcome
     return outcomes  # type: ignore[return-value]
@@ -120,36 +158,40 @@ def _settle(
     puzzles: Sequence[Puzzle],
     identifiers: Sequence[int],
     puzzle_views: Sequence[_Views],
+    counts: Sequence[int],
     options: SolveOptions,
     on_step: Callable[[ViewStep], None] | None,
     started: float,
 ) -> list[Outcome]:
-    """Verified solving of puzzles that share one canvas crop, all their views in one batch."""
+    """Verified solving of puzzles that share one canvas crop, all their views in one batch; puzzle p takes at
+    most counts[p] views, past its distinct transforms as rounds of restarts."""
     device = model.device
     max_steps = options.steps_for(model, kind)
     spawn_at = min(max_steps, model.info.default_steps or model.config.halt_max_steps)
-    views = [own.symmetries for own in puzzle_views]
-    framed = [own.framed for own in puzzle_views]
-    tokens = [own.tokens for own in puzzle_views]
-    every = torch.from_numpy(np.stack([t for own in tokens for t in own])).long().to(device)
+    every = torch.from_numpy(np.stack([t for own in puzzle_views for t in own.tokens])).long().to(device)
     positions = model.canvas_positions(every)  # the group's crop: the square that holds each view
 
     rows = _Rows()
     x = carry = row_tokens = None  # per running row: input embedding, carry, and input tokens (the canvas)
     outcomes: list[Outcome | None] = [None] * len(puzzles)
     spent = [0] * len(puzzles)
+    begun = [0] * len(puzzles)  # views started so far
     candidates: list[list[Outcome]] = [[] for _ in puzzles]
     shown_view = [0] * len(puzzles)
 
     def add_rows(pairs: list[tuple[int, int]]) -> None:
         nonlocal x, carry, row_tokens
-        inputs = torch.from_numpy(np.stack([tokens[p][v] for p, v in pairs])).long().to(device)
+        own = [(puzzle_views[p], v) for p, v in pairs]
+        inputs = torch.from_numpy(np.stack([views.tokens[v % views.distinct] for views, v in own])).long().to(device)
         ids = torch.tensor([identifiers[p] for p, _ in pairs], dtype=torch.long, device=device)
         new_x = model.embed(inputs, ids, positions)
-        new_carry = model.initial_carry(len(pairs), positions)
+        seeds = [zlib.crc32(f"{views.seed}:{v}".encode()) if views.restart(v) else None for views, v in own]
+        new_carry = _perturb(model.initial_carry(len(pairs), positions), seeds, model.info.restart_noise or 0.0)
         rows.puzzle += [p for p, _ in pairs]
         rows.view += [v for _, v in pairs]
         rows.steps += [0] * len(pairs)
+        for p, v in pairs:
+            begun[p] = max(begun[p], v + 1)
         if x is None or carry is None or row_tokens is None:
             x, carry, row_tokens = new_x, new_carry, inputs
         else:
@@ -171,6 +213,9 @@ def _settle(
         q_halt = torch.sigmoid(out.q_halt_logits.float()).cpu().numpy()
         q_halts = model.halts(out.q_halt_logits, out.q_continue_logits).cpu().numpy()
         now = time.perf_counter() - started
+        going_on = [0] * len(puzzles)  # rows of each puzzle with steps left after this one
+        for p, done in zip(rows.puzzle, rows.steps, strict=True):
+            going_on[p] += done + 1 < max_steps
 
         keep, spawn = [], []
         for r, (p, v) in enumerate(zip(rows.puzzle, rows.view, strict=True)):
@@ -178,14 +223,15 @@ def _settle(
                 continue  # settled by another view this step
             rows.steps[r] += 1
             spent[p] += 1
-            symmetry = views[p][v]
-            answer = symmetry.inverse(kind.decode(full_np[r], framed[p][v]))
-            cells = symmetry.cells_back(canvas_cells(confidence_np[r], framed[p][v].grid.shape))
+            views = puzzle_views[p]
+            symmetry, framed = views.symmetries[v % views.distinct], views.framed[v % views.distinct]
+            answer = symmetry.inverse(kind.decode(full_np[r], framed))
+            cells = symmetry.cells_back(canvas_cells(confidence_np[r], framed.grid.shape))
             accepted = bool(kind.accepts(puzzles[p], answer))
             ended = accepted or rows.steps[r] >= max_steps
             outcome = Outcome(
-                answer, accepted, v, symmetry.name, rows.steps[r], 0, float(q_halt[r]), bool(q_halts[r]),
-                float(cells.mean()) if cells.size else 0.0, now,
+                answer, accepted, v, views.name(v), views.restart(v), rows.steps[r], 0, float(q_halt[r]),
+                bool(q_halts[r]), float(cells.mean()) if cells.size else 0.0, now,
             )  # fmt: skip
             if accepted:
                 outcomes[p] = outcome
@@ -193,15 +239,22 @@ def _settle(
                 candidates[p].append(outcome)
             else:
                 keep.append(r)
-            if v == 0 and rows.steps[r] == spawn_at and not accepted and len(views[p]) > 1:
-                spawn += [(p, other) for other in range(1, len(views[p]))]
+            if v == 0 and rows.steps[r] == spawn_at and not accepted:
+                spawn += [(p, other) for other in range(1, min(views.distinct, counts[p]))]
             if on_step is not None and v == shown_view[p]:
-                settled = accepted or (ended and not any(rows.puzzle[k] == p for k in keep) and not spawn)
-                on_step(ViewStep(p, v, symmetry.name, rows.steps[r], answer, cells, float(q_halt[r]), settled))
+                more = going_on[p] or begun[p] < counts[p] or any(q == p for q, _ in spawn)
+                settled = accepted or (ended and not more)
+                on_step(ViewStep(p, v, views.name(v), rows.steps[r], answer, cells, float(q_halt[r]), settled))
         keep = [r for r in keep if outcomes[rows.puzzle[r]] is None]  # drop the other views of settled puzzles
         index = torch.tensor(keep, dtype=torch.long, device=device)
         x, carry, row_tokens = x[index], out.carry.select(index), row_tokens[index]
         rows.puzzle, rows.view, rows.steps = ([kept[r] for r in keep] for kept in (rows.puzzle, rows.view, rows.steps))
+        for p in set(range(len(puzzles))) - set(rows.puzzle) - {q for q, _ in spawn}:
+            if outcomes[p] is None and candidates[p]:  # every view begun ran out of steps
+                if begun[p] < counts[p]:  # the next round of restarts
+                    spawn += [(p, v) for v in range(begun[p], min(begun[p] + puzzle_views[p].distinct, counts[p]))]
+                else:  # the surest candidate
+                    outcomes[p] = max(candidates[p], key=lambda c: (c.q_halt_prob, c.confidence, -c.view))
         if spawn:
             add_rows(spawn)
         lowest: dict[int, int] = {}  # the view shown by --trace: the lowest still running
@@ -209,9 +262,6 @@ def _settle(
             lowest[p] = min(v, lowest.get(p, v))
         for p, v in lowest.items():
             shown_view[p] = v
-        for p in set(range(len(puzzles))) - lowest.keys():
-            if outcomes[p] is None and candidates[p]:  # every view ran out of steps: the surest candidate
-                outcomes[p] = max(candidates[p], key=lambda c: (c.q_halt_prob, c.confidence, -c.view))
     for p, outcome in enumerate(outcomes):
         assert outcome is not None
         outcome.total_steps = spent[p]

@@ -116,13 +116,17 @@ class Result:
     model: str
     view: int = 0  # verified solving: the view that settled it (0 = the puzzle as given)
     symmetry: str = "as given"  # that view's transform
+    restart: int = 0  # that view's restart round (0: its first run; search.py)
     total_steps: int = 0  # puzzle-steps over all views
     trained_steps: int = 16  # the checkpoint's own step count
 
     @property
     def route(self) -> str:
         """How the answer was reached: "as given" (the puzzle itself within the checkpoint's steps), "more
-        steps" (past them) or "other view" (a symmetric view); for the summary's split."""
+        steps" (past them), "other view" (a symmetric view) or "restart" (a view run again from a perturbed
+        state); for the summary's split."""
+        if self.restart:
+            return "restart"
         if self.view:
             return "other view"
         return "more steps" if self.steps > self.trained_steps else "as given"
@@ -161,6 +165,7 @@ class Result:
             "model": self.model,
             "view": self.view,
             "symmetry": self.symmetry,
+            "restart": self.restart,
             "total_steps": self.total_steps,
             "route": self.route,
         }
@@ -388,6 +393,7 @@ def _run_verified(
             model=name,
             view=outcome.view,
             symmetry=outcome.symmetry,
+            restart=outcome.restart,
             total_steps=outcome.total_steps,
             trained_steps=trained,
         )

@@ -110,7 +110,9 @@ def solve_puzzles(
             min=1,
             metavar="N",
             help=f"Most views per puzzle: Sudoku and maze, symmetric retries of an answer that fails its check "
-            f"(default {DEFAULT_VIEWS}); ARC, augmented versions voted over (default: every one the model knows).",
+            f"(default: the model's, else {DEFAULT_VIEWS}; past a maze's 8 transforms, restarts from a perturbed "
+            "state where the model's card measured them); ARC, augmented versions voted over (default: every one "
+            "the model knows).",
             show_default=False,
         ),
     ] = None,
