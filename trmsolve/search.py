@@ -83,11 +83,13 @@ def puzzle_seed(puzzle: Puzzle, seed: int) -> int:
 @dataclass
 class _Views:
     """A puzzle's views: the transforms (kind.symmetries), the puzzle under each, and its tokens; past the
-    `distinct` transforms, restarts of them in rounds (view v restarts transform v % distinct)."""
+    `distinct` transforms, up to `count` views in all, restarts of them in rounds (view v restarts transform
+    v % distinct)."""
 
     symmetries: list[Symmetry]
     framed: list[Puzzle]
     tokens: list[np.ndarray]
+    count: int  # most views the puzzle takes
     seed: int  # the puzzle's own (puzzle_seed): its restarts' noise derives from it
 
     @property
@@ -101,17 +103,19 @@ class _Views:
         own = self.symmetries[view % self.distinct].name
         return f"{own}, restart {self.restart(view)}" if self.restart(view) else own
 
+    def noise_seed(self, view: int) -> int | None:
+        """The seed of a restart's perturbed start; None for a transform's first run."""
+        return zlib.crc32(f"{self.seed}:{view}".encode()) if self.restart(view) else None
 
-def _views(
-    model: RecursiveReasoningModel, kind: PuzzleKind, puzzle: Puzzle, options: SolveOptions
-) -> tuple[_Views, int]:
-    """A puzzle's distinct views and how many it may take in all (restarts only where the model's card
-    measured them: `restart_noise`)."""
+
+def _views(model: RecursiveReasoningModel, kind: PuzzleKind, puzzle: Puzzle, options: SolveOptions) -> _Views:
+    """A puzzle's views: its distinct transforms, then restarts only where the model's card measured them
+    (`restart_noise`)."""
     count, seed = options.views_for(model, kind), puzzle_seed(puzzle, options.seed)
     symmetries = kind.symmetries(puzzle, count, seed, model.info.encoding.get("symmetries"))
     framed = [symmetry.apply(puzzle) for symmetry in symmetries]
-    own = _Views(symmetries, framed, [kind.encode(v) for v in framed], seed)
-    return own, count if model.info.restart_noise else len(symmetries)
+    count = count if model.info.restart_noise else len(symmetries)
+    return _Views(symmetries, framed, [kind.encode(v) for v in framed], count, seed)
 
 
 def _perturb(carry: Carry, seeds: Sequence[int | None], scale: float) -> Carry:
@@ -141,12 +145,12 @@ def solve_verified(
     rotated maze can reach one row further than the maze as given): a view one row larger would otherwise make
     every puzzle of its batch run one row larger, and a puzzle's answer would depend on its batch mates."""
     started = time.perf_counter()
-    views, counts = zip(*(_views(model, kind, p, options) for p in puzzles), strict=True) if puzzles else ((), ())
+    views = [_views(model, kind, p, options) for p in puzzles]
     outcomes: list[Outcome | None] = [None] * len(puzzles)
     for group in crop_groups(model, [np.stack(own.tokens) for own in views]):
         relay = None if on_step is None else lambda step, group=group: on_step(replace(step, index=group[step.index]))
         settled = _settle(model, kind, [puzzles[p] for p in group], [identifiers[p] for p in group],
-                          [views[p] for p in group], [counts[p] for p in group], options, relay, started)  # fmt: skip
+                          [views[p] for p in group], options, relay, started)  # fmt: skip
         for p, outcome in zip(group, settled, strict=True):
             outcomes[p] = outcome
     return outcomes  # type: ignore[return-value]
@@ -158,13 +162,12 @@ def _settle(
     puzzles: Sequence[Puzzle],
     identifiers: Sequence[int],
     puzzle_views: Sequence[_Views],
-    counts: Sequence[int],
     options: SolveOptions,
     on_step: Callable[[ViewStep], None] | None,
     started: float,
 ) -> list[Outcome]:
-    """Verified solving of puzzles that share one canvas crop, all their views in one batch; puzzle p takes at
-    most counts[p] views, past its distinct transforms as rounds of restarts."""
+    """Verified solving of puzzles that share one canvas crop, all their views in one batch; past its distinct
+    transforms a puzzle takes its remaining views as rounds of restarts."""
     device = model.device
     max_steps = options.steps_for(model, kind)
     spawn_at = min(max_steps, model.info.default_steps or model.config.halt_max_steps)
@@ -185,7 +188,7 @@ def _settle(
         inputs = torch.from_numpy(np.stack([views.tokens[v % views.distinct] for views, v in own])).long().to(device)
         ids = torch.tensor([identifiers[p] for p, _ in pairs], dtype=torch.long, device=device)
         new_x = model.embed(inputs, ids, positions)
-        seeds = [zlib.crc32(f"{views.seed}:{v}".encode()) if views.restart(v) else None for views, v in own]
+        seeds = [views.noise_seed(v) for views, v in own]
         new_carry = _perturb(model.initial_carry(len(pairs), positions), seeds, model.info.restart_noise or 0.0)
         rows.puzzle += [p for p, _ in pairs]
         rows.view += [v for _, v in pairs]
@@ -240,9 +243,9 @@ def _settle(
             else:
                 keep.append(r)
             if v == 0 and rows.steps[r] == spawn_at and not accepted:
-                spawn += [(p, other) for other in range(1, min(views.distinct, counts[p]))]
+                spawn += [(p, other) for other in range(1, min(views.distinct, views.count))]
             if on_step is not None and v == shown_view[p]:
-                more = going_on[p] or begun[p] < counts[p] or any(q == p for q, _ in spawn)
+                more = going_on[p] or begun[p] < views.count or any(q == p for q, _ in spawn)
                 settled = accepted or (ended and not more)
                 on_step(ViewStep(p, v, views.name(v), rows.steps[r], answer, cells, float(q_halt[r]), settled))
         keep = [r for r in keep if outcomes[rows.puzzle[r]] is None]  # drop the other views of settled puzzles
@@ -251,8 +254,9 @@ def _settle(
         rows.puzzle, rows.view, rows.steps = ([kept[r] for r in keep] for kept in (rows.puzzle, rows.view, rows.steps))
         for p in set(range(len(puzzles))) - set(rows.puzzle) - {q for q, _ in spawn}:
             if outcomes[p] is None and candidates[p]:  # every view begun ran out of steps
-                if begun[p] < counts[p]:  # the next round of restarts
-                    spawn += [(p, v) for v in range(begun[p], min(begun[p] + puzzle_views[p].distinct, counts[p]))]
+                views = puzzle_views[p]
+                if begun[p] < views.count:  # the next round of restarts
+                    spawn += [(p, v) for v in range(begun[p], min(begun[p] + views.distinct, views.count))]
                 else:  # the surest candidate
                     outcomes[p] = max(candidates[p], key=lambda c: (c.q_halt_prob, c.confidence, -c.view))
         if spawn:
