@@ -33,6 +33,7 @@ from trmsolve.inference import pass_rows, pass_tokens
 from trmsolve.model import RecursiveReasoningModel, swiglu_width
 from trmsolve.models import load_model
 from trmsolve.options import DEFAULT_BATCH_SIZE
+from trmsolve.runtime import keep_freed_memory
 
 BATCHES = (1, 8, 64, 256)
 PUBLISHED = dict(
@@ -135,10 +136,11 @@ def linear_ceiling(model: RecursiveReasoningModel, batch: int, inputs: torch.Ten
     flops = seconds = 0.0
     for (m, k, n), count in shapes.items():
         a, w = torch.randn(m, k, dtype=model.dtype), torch.randn(n, k, dtype=model.dtype)
+        repeats = max(3, round(2e8 / (2 * m * k * n)))  # a thin matmul takes microseconds: time a few of them
         map_passes(lambda _, a=a, w=w: multiply(a, w, 2), range(workers), model.device)
         start = time.perf_counter()
-        map_passes(lambda _, a=a, w=w: multiply(a, w, 3), range(workers), model.device)  # as the passes run
-        seconds += (time.perf_counter() - start) / (3 * workers) * count
+        map_passes(lambda _, a=a, w=w, r=repeats: multiply(a, w, r), range(workers), model.device)  # as passes run
+        seconds += (time.perf_counter() - start) / (repeats * workers) * count
         flops += 2 * m * k * n * count
     return flops / seconds / 1e9
 
@@ -170,7 +172,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", default=None, help="just the models whose names contain one of these")
     parser.add_argument("--compile", action="store_true",
                         help="steps through torch.compile, as `trmsolve ... --compile` runs them")  # fmt: skip
+    parser.add_argument("--handed-back", action="store_true",
+                        help="glibc's malloc hands freed memory back (trmsolve keeps it: runtime.py)")  # fmt: skip
     args = parser.parse_args()
+    kept = not args.handed_back and keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
     machine = describe("cpu")
@@ -178,7 +183,7 @@ def main() -> None:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())  # fmt: skip
     print(f"{cpu}, {torch.get_num_threads()} threads, capability {machine['cpu_capability']}, "
-          f"native bf16: {machine['native_bf16']}")  # fmt: skip
+          f"native bf16: {machine['native_bf16']}, freed memory kept: {kept}")  # fmt: skip
     print(f"matmul peak: fp32 {peak['float32']:.0f} GFLOP/s, bf16 {peak['bfloat16']:.0f} GFLOP/s")
     models: dict[str, RecursiveReasoningModel] = {
         f"bundled {name}": load_model(name, dtype=args.dtype) for name in ("sudoku", "maze", "arc-demo")
@@ -221,8 +226,9 @@ def main() -> None:
                 "compiled": args.compile,
                 "seconds_measuring": round(elapsed, 1),
             }
-            # The ceiling the model's own matmul shapes set at the default batch, as eager passes run side by side.
-            if batch == DEFAULT_BATCH_SIZE and not args.compile:
+            # The ceiling the model's own matmul shapes set for one puzzle and at the default batch, as eager passes
+            # run them (one puzzle: one pass, each matmul split across the threads; a batch: passes side by side).
+            if batch in (1, DEFAULT_BATCH_SIZE) and not args.compile:
                 ceiling = linear_ceiling(model, batch, inputs)
                 row["linear_layers_alone_gflop_per_s"] = round(ceiling, 1)
                 row["linear_layers_alone_fraction_of_peak"] = round(ceiling / peak[args.dtype], 3)
@@ -235,6 +241,7 @@ def main() -> None:
         "cpu": cpu,
         "flags_bf16": sorted(f for f in cpu_flags() if "bf16" in f or f.startswith("amx")),
         "machine": machine,
+        "freed_memory_kept": kept,
         "matmul_peak_gflops": {k: round(v, 1) for k, v in peak.items()},
         "rows": rows,
     }

@@ -17,16 +17,15 @@ def main() -> None:
     """Console-script entry point: exit codes and one-line errors for everything click would box or trace."""
     import os
 
+    from trmsolve import runtime
+
     try:  # Typer >= 0.20 carries its own copy of click
         from typer._click import exceptions as click
     except ImportError:
         from click import exceptions as click  # type: ignore[no-redef]
 
-    # OpenMP threads spin between operations; GNU OpenMP's default spin (300,000 rounds) takes a busy core from
-    # other processes, while not spinning at all (OMP_WAIT_POLICY=PASSIVE) made one Sudoku 1.7x slower on an
-    # idle CPU. A short spin keeps the idle speed and gives a busy core back sooner (docs/cli.md, measured).
-    if "OMP_WAIT_POLICY" not in os.environ:
-        os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+    runtime.spin_briefly()
+    runtime.keep_freed_memory()
     try:
         code = app(prog_name="trmsolve", standalone_mode=False)
     except click.UsageError as exc:

@@ -1,0 +1,67 @@
+"""The process-wide settings the trmsolve command makes (trmsolve/runtime.py)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from trmsolve import runtime
+
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+# Runs the trmsolve command's entry point (`trmsolve version`), then steps of the bundled maze model on 32 random
+# 13x13 mazes in the same process, and prints the page faults of the steps after the first two.
+FAULTS_AFTER_THE_COMMAND = """
+import resource, sys, torch
+import trmsolve.cli as cli
+sys.argv = ["trmsolve", "version"]
+try:
+    cli.main()
+except SystemExit:
+    pass
+from trmsolve.inference import pass_rows
+from trmsolve.models import load_model
+model = load_model("maze", dtype="float32")
+torch.manual_seed(0)
+inputs = torch.ones(32, 30, 30, dtype=torch.long)
+inputs[:, :13, :13] = torch.randint(1, 6, (32, 13, 13))
+inputs = inputs.view(32, 900)
+positions = model.canvas_positions(inputs)
+with torch.inference_mode():
+    x, carry = model.embed(inputs, None, positions), model.initial_carry(32, positions)
+    for step in range(6):
+        if step == 2:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        carry = model.step(carry, x, positions, pass_rows(model, positions)).carry
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 4)
+"""
+
+
+def faults_a_step(**env: str) -> float:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run(
+        [sys.executable, "-c", FAULTS_AFTER_THE_COMMAND], capture_output=True, text=True, env={**clean, **env}
+    )
+    assert done.returncode == 0, done.stderr
+    return float(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.skipif(not GLIBC, reason="the setting is glibc's")
+def test_the_command_keeps_freed_memory_so_steps_do_not_fault_their_pages_back_in() -> None:
+    """glibc by default hands freed blocks back to the kernel; each step then faults them in again (9,000-17,000
+    page faults a step here, two threads). The command keeps them: under a thousand."""
+    kept = faults_a_step()
+    handed_back = faults_a_step(MALLOC_ARENA_MAX="16")  # a user's malloc setting: the command changes nothing
+    assert kept < 4000 < handed_back, (kept, handed_back)
+
+
+def test_a_users_malloc_settings_and_other_c_libraries_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
+    assert runtime.keep_freed_memory() is False
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    monkeypatch.setattr(platform, "libc_ver", lambda: ("", ""))
+    assert runtime.keep_freed_memory() is False
