@@ -14,7 +14,7 @@ from trmsolve import runtime
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 # Runs the trmsolve command's entry point (`trmsolve version`), then steps of the bundled maze model on 32 random
-# 13x13 mazes in the same process, and prints the page faults of the steps after the first two.
+# 13x13 mazes in the same process, and prints the page faults a step of the six after the first two.
 FAULTS_AFTER_THE_COMMAND = """
 import resource, sys, torch
 import trmsolve.cli as cli
@@ -33,11 +33,11 @@ inputs = inputs.view(32, 900)
 positions = model.canvas_positions(inputs)
 with torch.inference_mode():
     x, carry = model.embed(inputs, None, positions), model.initial_carry(32, positions)
-    for step in range(6):
+    for step in range(8):
         if step == 2:
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         carry = model.step(carry, x, positions, pass_rows(model, positions)).carry
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 4)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 6)
 """
 
 
@@ -52,11 +52,12 @@ def faults_a_step(**env: str) -> float:
 
 @pytest.mark.skipif(not GLIBC, reason="the setting is glibc's")
 def test_the_command_keeps_freed_memory_so_steps_do_not_fault_their_pages_back_in() -> None:
-    """glibc by default hands freed blocks back to the kernel; each step then faults them in again (9,000-17,000
-    page faults a step here, two threads). The command keeps them: under a thousand."""
+    """glibc by default hands freed blocks back to the kernel; each step then faults them in again (3,400-17,000
+    page faults a step seen here, two threads: how many varies from process to process). The command keeps
+    them: a few hundred, from the steps just after the first."""
     kept = faults_a_step()
     handed_back = faults_a_step(MALLOC_ARENA_MAX="16")  # a user's malloc setting: the command changes nothing
-    assert kept < 4000 < handed_back, (kept, handed_back)
+    assert kept < 1500 and 2 * kept < handed_back, (kept, handed_back)
 
 
 def test_a_users_malloc_settings_and_other_c_libraries_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
