@@ -10,11 +10,19 @@ import typer
 from trmsolve.cli import arc, hub, solve, train  # noqa: F401  (importing each registers its commands, in help order)
 from trmsolve.cli.common import EXIT_BAD_INPUT, EXIT_CLOSED_PIPE, EXIT_INTERRUPTED, app, emit_json, error
 
-__all__ = ["app", "emit_json", "main"]
+__all__ = ["app", "emit_json", "main", "run"]
 
 
 def main() -> None:
-    """Console-script entry point: exit codes and one-line errors for everything click would box or trace."""
+    """Console-script entry point: `run`, then exit at once (`runtime.exit_now`: no interpreter teardown)."""
+    from trmsolve import runtime
+
+    runtime.exit_now(run())
+
+
+def run() -> int:
+    """The command in sys.argv, as an exit code: one-line errors for everything click would box or trace. For
+    callers that go on afterwards (tests, other programs); the console script is `main`."""
     import os
 
     from trmsolve import runtime
@@ -44,4 +52,4 @@ def main() -> None:
         # The reader went away (`| head -1`): exit quietly as a process killed by SIGPIPE would, and keep
         # the interpreter's final flush from failing again on the closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(code or 0)
+    return code or 0
