@@ -1,6 +1,6 @@
-"""Process-wide settings the `trmsolve` command makes before any model runs. The library never makes them on
-its own: they change the whole process, which is the application's to decide (`keep_freed_memory` is public
-for programs that solve many puzzles through the library)."""
+"""What the `trmsolve` command does to its whole process: settings made before any model runs, and how it exits.
+The library never does these on its own: they change the whole process, which is the application's to decide
+(`keep_freed_memory` is public for programs that solve many puzzles through the library)."""
 
 from __future__ import annotations
 
