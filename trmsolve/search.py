@@ -96,11 +96,15 @@ class _Views:
     def distinct(self) -> int:
         return len(self.framed)
 
+    def transform(self, view: int) -> int:
+        """The transform a view runs (a restart runs one again)."""
+        return view % self.distinct
+
     def restart(self, view: int) -> int:
         return view // self.distinct
 
     def name(self, view: int) -> str:
-        own = self.symmetries[view % self.distinct].name
+        own = self.symmetries[self.transform(view)].name
         return f"{own}, restart {self.restart(view)}" if self.restart(view) else own
 
     def noise_seed(self, view: int) -> int | None:
@@ -185,7 +189,7 @@ def _settle(
     def add_rows(pairs: list[tuple[int, int]]) -> None:
         nonlocal x, carry, row_tokens
         own = [(puzzle_views[p], v) for p, v in pairs]
-        inputs = torch.from_numpy(np.stack([views.tokens[v % views.distinct] for views, v in own])).long().to(device)
+        inputs = torch.from_numpy(np.stack([views.tokens[views.transform(v)] for views, v in own])).long().to(device)
         ids = torch.tensor([identifiers[p] for p, _ in pairs], dtype=torch.long, device=device)
         new_x = model.embed(inputs, ids, positions)
         seeds = [views.noise_seed(v) for views, v in own]
@@ -227,7 +231,7 @@ def _settle(
             rows.steps[r] += 1
             spent[p] += 1
             views = puzzle_views[p]
-            symmetry, framed = views.symmetries[v % views.distinct], views.framed[v % views.distinct]
+            symmetry, framed = views.symmetries[views.transform(v)], views.framed[views.transform(v)]
             answer = symmetry.inverse(kind.decode(full_np[r], framed))
             cells = symmetry.cells_back(canvas_cells(confidence_np[r], framed.grid.shape))
             accepted = bool(kind.accepts(puzzles[p], answer))

@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from trmsolve import runtime
 from trmsolve.cli import arc, hub, solve, train  # noqa: F401  (importing each registers its commands, in help order)
 from trmsolve.cli.common import EXIT_BAD_INPUT, EXIT_CLOSED_PIPE, EXIT_INTERRUPTED, app, emit_json, error
 
@@ -15,8 +16,6 @@ __all__ = ["app", "emit_json", "main", "run"]
 
 def main() -> None:
     """Console-script entry point: `run`, then exit at once (`runtime.exit_now`: no interpreter teardown)."""
-    from trmsolve import runtime
-
     runtime.exit_now(run())
 
 
@@ -24,8 +23,6 @@ def run() -> int:
     """The command in sys.argv, as an exit code: one-line errors for everything click would box or trace. For
     callers that go on afterwards (tests, other programs); the console script is `main`."""
     import os
-
-    from trmsolve import runtime
 
     try:  # Typer >= 0.20 carries its own copy of click
         from typer._click import exceptions as click
