@@ -101,7 +101,8 @@ def test_mazes_in_every_format(models: dict[str, Path]) -> None:
     files = [MAZE / "small.txt", MAZE / "several.txt", MAZE / "maze-hard.csv"]
     result = run("maze", *files, "-m", models["maze"], "--max-steps", 1, "--json", "-b", 8)
     assert result.exit_code == 1, result.output
-    records = json_lines(result.stdout)
+    records = sorted(json_lines(result.stdout), key=lambda r: r["index"])  # in the order they settled
+    assert [r["index"] for r in records] == list(range(7))
     assert [r["source"].rsplit(":", 1)[0] for r in records] == [
         str(f) for f in files[:1] + files[1:2] * 2 + files[2:] * 4
     ]
@@ -114,7 +115,12 @@ def test_mazes_in_every_format(models: dict[str, Path]) -> None:
 def test_a_bad_file_in_a_batch_is_reported_and_the_batch_goes_on(models: dict[str, Path]) -> None:
     result = run("maze", MAZE / "bad.txt", "nowhere.txt", "-m", models["maze"], "--max-steps", 1, "--json")
     assert result.exit_code == 2
-    assert len(json_lines(result.stdout)) == 2
+    records = json_lines(result.stdout)  # every entry accounted for: two mazes and two error rows
+    assert len(records) == 4 and sorted(r["index"] for r in records) == [0, 1, 2, 3]
+    unread = [r for r in records if "error" in r]
+    assert [(r["source"], r["line"], r["valid"]) for r in unread] == [(str(MAZE / "bad.txt"), 20, False),
+                                                                      ("nowhere.txt", None, False)]  # fmt: skip
+    assert "unreadable" in result.stderr and result.stderr.count("no such file or directory") == 2  # summary lists it
     errors = result.stderr.splitlines()[:2]  # then the summary
     assert errors == [f"error: {MAZE / 'bad.txt'}:20: 2 G cells (row 7, col 2; row 10, col 2)",
                       "error: nowhere.txt: no such file or directory"]  # fmt: skip
@@ -154,8 +160,8 @@ def test_trace_with_json_keeps_stdout_pure(models: dict[str, Path]) -> None:
     text = (SUDOKU / "collection.txt").read_text()
     result = run("sudoku", "-", "-m", models["sudoku"], "--trace", "--json", "--max-steps", 1, input=text)
     assert len(json_lines(result.stdout)) == 4
-    assert result.stderr.count("step 1/1") == 8  # each puzzle as given, then (it fails) its next view
-    assert result.stderr.count("view 2 (") == 4
+    assert result.stderr.count("step 1/1") == 8  # each puzzle as given, then (it fails) the answer it reports
+    assert result.stderr.count("stops here") == 4
     published = run("sudoku", "-", "-m", models["sudoku"], "--trace", "--json", "--max-steps", 1, "--no-verify",
                     input=text)  # fmt: skip
     assert published.stderr.count("step 1/1") == 4 and "view 2" not in published.stderr
@@ -271,7 +277,9 @@ def test_console_script_end_to_end(models: dict[str, Path]) -> None:
         timeout=180,
     )
     assert done.returncode == 2  # the bad entry; the other two are solved (and invalid)
-    assert [r["source"] for r in json_lines(done.stdout)] == [f"{SUDOKU / 'bad.txt'}:2", f"{SUDOKU / 'bad.txt'}:4"]
+    records = sorted(json_lines(done.stdout), key=lambda r: r["index"])
+    bad = str(SUDOKU / "bad.txt")
+    assert [(r["source"], r.get("line")) for r in records] == [(f"{bad}:2", None), (bad, 3), (f"{bad}:4", None)]
     assert done.stderr.startswith(f"error: {SUDOKU / 'bad.txt'}:3: expected 81 cells, found 80\nsummary\n")
 
 

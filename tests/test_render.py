@@ -104,10 +104,12 @@ def test_verdict_line_says_why_the_puzzle_stopped() -> None:
         assert f"{steps}/16 steps ({why})" in plain(verdict_line(ran))
     assert "view" not in plain(verdict_line(ran))
     ran.view, ran.symmetry, ran.total_steps = 2, "rotated 90 degrees", 75
-    # --trace draws the puzzle as given: an answer from another view says so, or the trace seems to contradict it
-    assert "4/16 steps (answer checked) · rotated 90 degrees (view 2; 75 steps in all) · q_halt" in plain(
+    # an answer from another view says which (counted from 1, as --trace counts them), in words a person reads
+    assert "4/16 steps (answer checked) · by view 3 (rotated 90 degrees) (75 steps in all) · q_halt" in plain(
         verdict_line(ran)
     )
+    ran.symmetry = "digits 358194276, rows 789546231, columns 321897456, restart 2"
+    assert "by view 3 (a relabelled, reordered copy, restart 2)" in plain(verdict_line(ran))
     # a failing maze whose best answer is the puzzle as given, after every view ran: the cost is said too
     ran.view, ran.symmetry, ran.steps, ran.max_steps, ran.total_steps = 0, "identity", 32, 32, 256
     assert "32/32 steps (max steps) · as given (256 steps in all) · q_halt" in plain(verdict_line(ran))

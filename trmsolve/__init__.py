@@ -19,13 +19,23 @@ _API = {
     "StepRecord": "trmsolve.inference",
     "solve": "trmsolve.solver",
     "read_inputs": "trmsolve.solver",
+    "encode": "trmsolve.solver",
+    "Result": "trmsolve.solver",
+    "Summary": "trmsolve.solver",
+    "get_kind": "trmsolve.kinds",
+    "Puzzle": "trmsolve.kinds",
     "SolveOptions": "trmsolve.options",
     "RecursiveReasoningModel": "trmsolve.model",
     "ModelConfig": "trmsolve.config",
     "TrmsolveError": "trmsolve.errors",
+    "PuzzleParseError": "trmsolve.errors",
 }
 
 __all__ = [*_API, "__version__"]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def __getattr__(name: str) -> Any:

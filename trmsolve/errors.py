@@ -16,10 +16,16 @@ class PuzzleParseError(TrmsolveError):
     def __init__(self, message: str, source: str | None = None, line: int | None = None) -> None:
         self.source = source
         self.line = line
+        self.message = message
         where = source or ""
         if line is not None:
             where += f":{line}"
         super().__init__(f"{where}: {message}" if where else message)
+
+
+    def to_dict(self) -> dict[str, object]:
+        """The `--json` row of an entry that could not be read (schema in docs/cli.md)."""
+        return {"source": self.source, "line": self.line, "error": self.message, "valid": False}
 
 
 class CheckpointError(TrmsolveError):

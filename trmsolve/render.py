@@ -27,6 +27,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from trmsolve.arc_solve import ArcAnswer, ArcScore
     from trmsolve.kinds import PuzzleKind, Verdict
+    from trmsolve.search import Tick
     from trmsolve.solver import Result, Step, Summary
 
 BAR_WIDTH = 10
@@ -58,15 +59,27 @@ def verdict_line(result: Result) -> Text:
     text.append(f"{mark} {verdict.summary}", style=style)
     if verdict.valid and verdict.problems:  # e.g. a maze path that is not a shortest one
         text.append(f" ({'; '.join(verdict.problems)})", style="yellow")
+    if verdict.valid and verdict.details.get("shortest"):  # a maze: say what was checked
+        text.append(f" · a shortest path ({verdict.details['path_len']} steps)")
     # Why it stopped: the Q head, the step limit, or (verified solving) an answer that passed its check first.
     stop = "halted" if result.halted else "max steps" if result.steps >= result.max_steps else "answer checked"
     text.append(f" · {result.steps}/{result.max_steps} steps ({stop})")
-    if result.view:  # the answer came from a symmetric view, not the one --trace drew
-        text.append(f" · {result.symmetry} (view {result.view}; {result.total_steps} steps in all)")
+    if result.view:  # the answer came from another view of the puzzle
+        text.append(f" · by {view_name(result.view, result.symmetry)} ({result.total_steps} steps in all)")
     elif result.total_steps > result.steps:  # other views ran and none did better than the puzzle as given
         text.append(f" · as given ({result.total_steps} steps in all)")
     text.append(f" · q_halt {result.q_halt_prob:.2f} · confidence {result.confidence:.2f} · {result.elapsed_ms:.0f} ms")
     return text
+
+
+SHORT_NAME = 24  # a transform named in fewer characters ("rotated 90°") is named on screen; JSON has every name
+
+
+def view_name(view: int, symmetry: str) -> str:
+    """A view for people: "view 4 (rotated 90°)", "view 3 (a relabelled, reordered copy)", "view 9 (... restart 1)"."""
+    own, _, restart = symmetry.partition(", restart ")
+    shown = own if len(own) <= SHORT_NAME else "a relabelled, reordered copy"
+    return f"view {view + 1} ({shown}{f', restart {restart}' if restart else ''})"
 
 
 def result_view(kind: PuzzleKind, result: Result) -> RenderableType:
@@ -92,14 +105,16 @@ def trace_frame(kind: PuzzleKind, step: Step) -> RenderableType:
         (" · stops here" if step.last else "", "bold"),
     )
     grid = kind.render(step.puzzle, step.answer, changed=step.changed, confidence=step.confidence)
-    if step.view:  # verified solving moved on to a symmetric view of the puzzle
-        status.append(f" · view {step.view + 1} ({step.symmetry}), shown in the puzzle's own frame", style="cyan")
+    if step.view:  # verified solving moved on to another view of the puzzle
+        status.append(f" · {view_name(step.view, step.symmetry)}, shown as the puzzle was given", style="cyan")
     return Group(Text(step.puzzle.source, style="dim"), status, grid)
 
 
 def summary_table(summary: Summary) -> Text:
     """The batch in short lines that fit a 60-column terminal: one figure a line, under "summary"."""
     rows = [("puzzles", str(summary.puzzles)), ("valid", f"{summary.valid}/{summary.puzzles}")]
+    if summary.unreadable:  # the error lines scrolled away: every input is accounted for here
+        rows.append(("unreadable", f"{len(summary.unreadable)} (not solved; listed below)"))
     if set(summary.routes) - {"as given"}:
         for route in (r for r in ROUTES if r != "restart" or summary.routes.get(r)):  # restarts: where a model has them
             rows.append((f"  {ROUTES[route]}", str(summary.routes.get(route, 0))))
@@ -115,10 +130,15 @@ def summary_table(summary: Summary) -> Text:
     text = Text("summary\n", style="bold")
     for name, value in rows:
         text.append(f"{name.ljust(width)}  {value}\n")
+    for problem in summary.unreadable[:UNREADABLE_LISTED]:
+        text.append(f"  error: {problem}\n", style="red")
+    if len(summary.unreadable) > UNREADABLE_LISTED:
+        text.append(f"  ... and {len(summary.unreadable) - UNREADABLE_LISTED} more (each on an error: line above)\n")
     text.rstrip()
     return text
 
 
+UNREADABLE_LISTED = 5
 ROUTES = {
     "as given": "solved as given",  # the puzzle itself, within the checkpoint's own steps
     "more steps": "after more steps",  # the puzzle itself, past them
@@ -173,21 +193,33 @@ def live_progress(console: Console, *columns: ProgressColumn | str) -> Progress:
 
 
 def progress_bar(console: Console) -> Progress:
-    """Puzzles done of all, valid so far, speed, time spent and left; the spinner moves from the first second."""
+    """Puzzles done of all, valid so far, speed, the work in the batch now (views running, puzzle-steps), time
+    spent and left; the spinner moves from the first second, and the figures with every network step."""
     return live_progress(
         console,
         SpinnerColumn(),
         BarColumn(bar_width=20),
         MofNCompleteColumn(),
-        TextColumn("puzzles · {task.fields[valid]} valid · {task.fields[rate]:.1f}/s"),
+        TextColumn("puzzles · {task.fields[valid]} valid · {task.fields[rate]:.1f}/s · {task.fields[work]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
 
 
-def progress_line(summary: Summary, total: int) -> str:
+def batch_work(tick: Tick | None) -> str:
+    """What the batch is doing now: "3 puzzles, 24 views running · 1,208 puzzle-steps"."""
+    if tick is None:
+        return "starting"
+    views = f", {tick.rows} views" if tick.rows != tick.puzzles else ""
+    return f"{tick.puzzles} puzzle{'s' * (tick.puzzles != 1)}{views} running · {tick.puzzle_steps:,} puzzle-steps"
+
+
+def progress_line(summary: Summary, total: int, tick: Tick | None = None) -> str:
     """The progress bar's figures as one plain line, for a terminal that another program writes to as well."""
-    return f"solving: {summary.puzzles}/{total} puzzles · {summary.valid} valid · {summary.puzzles_per_second:.1f}/s"
+    return (
+        f"solving: {summary.puzzles}/{total} puzzles · {summary.valid} valid · {summary.puzzles_per_second:.1f}/s"
+        f" · {batch_work(tick)}"
+    )
 
 
 def count_bar(console: Console) -> Progress:

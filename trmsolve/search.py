@@ -1,8 +1,9 @@
-"""Verified solving: stop a puzzle at an answer that checks, spend more steps and symmetric views where none does.
+"""Running puzzles through the network: a continuous batch, with verified solving where answers can be checked.
 
 The published evaluation trusts the network alone: the Q head says when to stop and the last answer is
-the answer. For a kind whose answers can be checked without knowing the solution (Sudoku: rules and
-givens; maze: a shortest path from S to G), trmsolve uses the checker to decide instead:
+the answer (`SolveOptions(verify=False)`; `halt=False` runs every step). For a kind whose answers can be
+checked without knowing the solution (Sudoku: rules and givens; maze: a shortest path from S to G),
+trmsolve uses the checker to decide instead:
 
 - every step, each puzzle's current answer is checked; the first one that passes is the answer and the
   puzzle leaves the batch (an easy puzzle costs what it did: its first answer passes);
@@ -13,23 +14,27 @@ givens; maze: a shortest path from S to G), trmsolve uses the checker to decide 
 - where the model's card measured that they pay (config "restart_noise"; the bundled maze model), a puzzle
   whose every transform failed takes its remaining views as restarts: the same transforms again, each from
   the initial state plus seeded Gaussian noise, round after round. The network's refinement is chaotic near
-  a maze's tipping point (float32 and bfloat16 runs of one view can end apart), so a nudged start is another
-  attempt; the checker, not the nudge, decides what counts;
+  a maze's tipping point, so a nudged start is another attempt; the checker, not the nudge, decides;
 - when no view's answer passes within the budget, the answer is the candidate the model was surest of
   (Q head, then mean confidence), reported as failing: nothing is called solved unless it was checked.
+
+The batch is continuous, as LLM inference servers run theirs: a puzzle joins it when there is room and
+leaves it the step it settles, so an easy puzzle's answer comes out at once and a hard one never runs alone
+while the rest of the input waits. Every row's state depends only on its own puzzle, so an answer does not
+depend on its batch mates.
 """
 
 from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from trmsolve.inference import crop_groups, pass_rows
+from trmsolve.inference import pass_rows
 from trmsolve.kinds.base import Puzzle, PuzzleKind, Symmetry, canvas_cells
 from trmsolve.model import Carry, RecursiveReasoningModel
 from trmsolve.options import SolveOptions
@@ -37,10 +42,11 @@ from trmsolve.options import SolveOptions
 
 @dataclass
 class Outcome:
-    """How one puzzle was settled by verified solving."""
+    """How one puzzle was settled."""
 
     answer: np.ndarray  # in the puzzle's own frame
-    accepted: bool  # the kind's check passed
+    cells: np.ndarray  # per-cell confidence of the answer, in the puzzle's own frame
+    accepted: bool  # the kind's check passed (always False under the published rule, which checks nothing)
     view: int  # 0 = the puzzle as given
     symmetry: str
     restart: int  # 0 = the view's first run; r = its r-th restart from a perturbed state
@@ -49,30 +55,31 @@ class Outcome:
     q_halt_prob: float
     q_halts: bool  # the Q head said stop at the deciding step
     confidence: float  # mean probability of the predicted token over the answer's cells
-    seconds: float  # from the start of the batch until the puzzle was settled (its crop group's, in `solve`)
+    seconds: float  # from the step the puzzle joined the batch until it was settled
 
 
 @dataclass
 class ViewStep:
-    """One step of one view, in the puzzle's own frame: what `--trace` shows."""
+    """One step of one view, in the puzzle's own frame: what `--trace` shows. The last one a puzzle gets
+    (`last`) is always the answer it settled on, whichever view found it."""
 
-    index: int  # the puzzle's position in the batch
+    key: Hashable  # the caller's name for the puzzle (`ContinuousBatch.add`)
     view: int
     symmetry: str  # with ", restart r" for a restart
     step: int  # steps this view has run
     answer: np.ndarray
     confidence: np.ndarray  # per cell of the answer
     q_halt_prob: float
-    last: bool  # the puzzle is settled after this step
+    last: bool  # the puzzle is settled: this is its answer
 
 
-@dataclass
-class _Rows:
-    """The views running in the batch: one row each."""
+@dataclass(frozen=True)
+class Tick:
+    """The batch after one network step, for progress displays."""
 
-    puzzle: list[int] = field(default_factory=list)
-    view: list[int] = field(default_factory=list)
-    steps: list[int] = field(default_factory=list)
+    puzzles: int  # puzzles in the batch
+    rows: int  # views running
+    puzzle_steps: int  # rows computed so far, over the whole run
 
 
 def puzzle_seed(puzzle: Puzzle, seed: int) -> int:
@@ -134,7 +141,204 @@ def _perturb(carry: Carry, seeds: Sequence[int | None], scale: float) -> Carry:
     return carry
 
 
-@torch.inference_mode()
+@dataclass(eq=False)
+class _Entry:
+    """One puzzle in the batch: its views and what they have found so far."""
+
+    key: Hashable
+    puzzle: Puzzle
+    identifier: int
+    views: _Views
+    started: float
+    spent: int = 0  # puzzle-steps over all its views
+    begun: int = 0  # views started so far
+    running: int = 0  # its rows in the batch
+    candidates: list[Outcome] = field(default_factory=list)  # views that ran out of steps
+    outcome: Outcome | None = None
+    shown_view: int = 0  # the view --trace follows: the lowest still running
+
+
+class _Group:
+    """The rows of the puzzles that share one canvas crop: one batch through the network per step."""
+
+    def __init__(self, model: RecursiveReasoningModel, positions: torch.Tensor | None) -> None:
+        self.model, self.positions = model, positions
+        self.per_pass = pass_rows(model, positions)
+        self.entries: list[_Entry] = []  # per row
+        self.view: list[int] = []
+        self.steps: list[int] = []
+        self.x: torch.Tensor | None = None  # input embedding
+        self.carry: Carry | None = None
+        self.tokens: torch.Tensor | None = None  # input tokens on the whole canvas
+
+    def add(self, pairs: list[tuple[_Entry, int]], noise: float) -> None:
+        """Start views (entry, view) from the initial state, restarts perturbed."""
+        device = self.model.device
+        inputs = np.stack([entry.views.tokens[entry.views.transform(v)] for entry, v in pairs])
+        tokens = torch.from_numpy(inputs).long().to(device)
+        ids = torch.tensor([entry.identifier for entry, _ in pairs], dtype=torch.long, device=device)
+        x = self.model.embed(tokens, ids, self.positions)
+        seeds = [entry.views.noise_seed(v) for entry, v in pairs]
+        carry = _perturb(self.model.initial_carry(len(pairs), self.positions), seeds, noise)
+        for entry, v in pairs:
+            entry.begun, entry.running = max(entry.begun, v + 1), entry.running + 1
+        self.entries += [entry for entry, _ in pairs]
+        self.view += [v for _, v in pairs]
+        self.steps += [0] * len(pairs)
+        if self.x is None or self.carry is None or self.tokens is None:
+            self.x, self.carry, self.tokens = x, carry, tokens
+        else:
+            self.x, self.tokens = torch.cat((self.x, x)), torch.cat((self.tokens, tokens))
+            self.carry = Carry.cat([self.carry, carry])
+
+    def keep(self, rows: list[int], carry: Carry) -> None:
+        """Keep only `rows`, with the carry the step just computed."""
+        assert self.x is not None and self.tokens is not None
+        for r in set(range(len(self.entries))) - set(rows):
+            self.entries[r].running -= 1
+        index = torch.tensor(rows, dtype=torch.long, device=self.model.device)
+        self.x, self.carry, self.tokens = self.x[index], carry.select(index), self.tokens[index]
+        self.entries, self.view, self.steps = (
+            [kept[r] for r in rows] for kept in (self.entries, self.view, self.steps)
+        )
+
+
+class ContinuousBatch:
+    """Puzzles in, settled outcomes out, a network step at a time (see the module's docstring).
+
+    On a model that runs on a canvas crop, puzzles run in groups by the square that holds all their views (a
+    rotated maze can reach one row further than the maze as given), each group its own batch, the groups in
+    turn: a view one row larger would otherwise make its batch mates run one row larger too."""
+
+    def __init__(
+        self,
+        model: RecursiveReasoningModel,
+        kind: PuzzleKind,
+        options: SolveOptions,
+        on_step: Callable[[ViewStep], None] | None = None,
+    ) -> None:
+        self.model, self.kind, self.options, self.on_step = model, kind, options, on_step
+        self.checked = options.verified(kind)
+        self.max_steps = options.steps_for(model, kind)
+        trained = model.info.default_steps or model.config.halt_max_steps
+        self.spawn_at = min(self.max_steps, trained)  # a failing puzzle's other views join after this step
+        self.threshold = None if self.checked else options.halt_threshold
+        self.noise = model.info.restart_noise or 0.0
+        self.groups: dict[int, _Group] = {}
+        self.turn = 0  # the group that steps next
+        self.puzzle_steps = 0
+        self.count = 0  # puzzles in the batch
+
+    @property
+    def puzzles(self) -> int:
+        """Puzzles in the batch, not yet settled."""
+        return self.count
+
+    def add(self, key: Hashable, puzzle: Puzzle, identifier: int = 0) -> None:
+        """Put a puzzle in the batch; `key` names it in what comes out."""
+        views = _views(self.model, self.kind, puzzle, self.options)
+        every = torch.from_numpy(np.stack(views.tokens)).long().to(self.model.device)
+        positions = self.model.canvas_positions(every)
+        side = 0 if positions is None else len(positions)
+        group = self.groups.setdefault(side, _Group(self.model, positions))
+        group.add([(_Entry(key, puzzle, identifier, views, time.perf_counter()), 0)], self.noise)
+        self.count += 1
+
+    @torch.inference_mode()
+    def step(self) -> list[tuple[Hashable, Outcome]]:
+        """One network step of the next group: the puzzles it settled, with their outcomes."""
+        sides = sorted(side for side, group in self.groups.items() if group.entries)
+        if not sides:
+            return []
+        side = sides[self.turn % len(sides)]
+        self.turn += 1
+        return self._step(self.groups[side])
+
+    def _step(self, group: _Group) -> list[tuple[Hashable, Outcome]]:
+        model, kind, device = self.model, self.kind, self.model.device
+        assert group.x is not None and group.carry is not None and group.tokens is not None
+        out = model.step(group.carry, group.x, group.positions, group.per_pass)
+        confidence, predicted = out.logits.float().softmax(-1).max(-1)
+        if group.positions is None:
+            full, full_confidence = predicted, confidence
+        else:  # outside the crop the answer is the input (padding), with certainty
+            full, full_confidence = group.tokens.clone(), torch.ones(group.tokens.shape, device=device)
+            full[:, group.positions], full_confidence[:, group.positions] = predicted, confidence
+        full_np, confidence_np = full.cpu().numpy(), full_confidence.cpu().numpy()
+        q_halt = torch.sigmoid(out.q_halt_logits.float()).cpu().numpy()
+        q_halts = model.halts(out.q_halt_logits, out.q_continue_logits, self.threshold).cpu().numpy()
+        now = time.perf_counter()
+        self.puzzle_steps += len(group.entries)
+
+        keep, spawn, settled = [], [], []
+        frames: dict[int, ViewStep] = {}  # by id of the entry: the step of the view its trace follows
+        for r, (entry, v) in enumerate(zip(group.entries, group.view, strict=True)):
+            if entry.outcome is not None:
+                continue  # settled by another view this step
+            group.steps[r] += 1
+            entry.spent += 1
+            views = entry.views
+            symmetry, framed = views.symmetries[views.transform(v)], views.framed[views.transform(v)]
+            answer = symmetry.inverse(kind.decode(full_np[r], framed))
+            cells = symmetry.cells_back(canvas_cells(confidence_np[r], framed.grid.shape))
+            accepted = bool(self.checked and kind.accepts(entry.puzzle, answer))
+            halts = not self.checked and self.options.halt and bool(q_halts[r])
+            ended = accepted or halts or group.steps[r] >= self.max_steps
+            outcome = Outcome(
+                answer, cells, accepted, v, views.name(v), views.restart(v), group.steps[r], 0, float(q_halt[r]),
+                bool(q_halts[r]), float(cells.mean()) if cells.size else 0.0, now - entry.started,
+            )  # fmt: skip
+            if accepted:
+                entry.outcome = outcome
+                settled.append(entry)
+            elif ended:
+                entry.candidates.append(outcome)
+            else:
+                keep.append(r)
+            if self.checked and v == 0 and group.steps[r] == self.spawn_at and not accepted:
+                spawn += [(entry, other) for other in range(1, min(views.distinct, views.count))]
+            if self.on_step is not None and v == entry.shown_view:
+                frames[id(entry)] = ViewStep(entry.key, v, views.name(v), group.steps[r], answer, cells,
+                                             float(q_halt[r]), False)  # fmt: skip
+        keep = [r for r in keep if group.entries[r].outcome is None]  # drop the other views of settled puzzles
+        present = list({id(entry): entry for entry in group.entries}.values())
+        group.keep(keep, out.carry)
+        spawning = {id(entry) for entry, _ in spawn}
+        for entry in present:
+            if entry.outcome is not None or entry.running or id(entry) in spawning:
+                continue
+            views = entry.views  # every view begun ran out of steps
+            if entry.begun < views.count:  # the next round of restarts
+                spawn += [(entry, v) for v in range(entry.begun, min(entry.begun + views.distinct, views.count))]
+            else:  # the surest candidate (under the published rule, the one view's last answer)
+                entry.outcome = max(entry.candidates, key=lambda c: (c.q_halt_prob, c.confidence, -c.view))
+                settled.append(entry)
+        if spawn:
+            group.add(spawn, self.noise)
+        if self.on_step is not None:  # a settled puzzle's last frame is its answer (`_settled`)
+            for entry in present:
+                if entry.outcome is None and id(entry) in frames:
+                    self.on_step(frames[id(entry)])
+        for entry in reversed(group.entries):  # --trace follows the lowest view still running
+            entry.shown_view = entry.begun
+        for entry, v in zip(group.entries, group.view, strict=True):
+            entry.shown_view = min(entry.shown_view, v)
+        return [self._settled(entry) for entry in settled]
+
+    def _settled(self, entry: _Entry) -> tuple[Hashable, Outcome]:
+        outcome = entry.outcome
+        assert outcome is not None
+        outcome.total_steps = entry.spent
+        self.count -= 1
+        if self.on_step is not None:  # the trace ends on the answer, whichever view found it
+            self.on_step(ViewStep(entry.key, outcome.view, outcome.symmetry, outcome.view_steps, outcome.answer,
+                                  outcome.cells, outcome.q_halt_prob, True))  # fmt: skip
+        return entry.key, outcome
+
+    def tick(self) -> Tick:
+        return Tick(self.puzzles, sum(len(group.entries) for group in self.groups.values()), self.puzzle_steps)
+
+
 def solve_verified(
     model: RecursiveReasoningModel,
     kind: PuzzleKind,
@@ -143,134 +347,12 @@ def solve_verified(
     options: SolveOptions,
     on_step: Callable[[ViewStep], None] | None = None,
 ) -> list[Outcome]:
-    """Settle every puzzle of a batch by verified solving (see the module's docstring).
-
-    On a model that runs on a canvas crop, puzzles run in groups by the square that holds all their views (a
-    rotated maze can reach one row further than the maze as given): a view one row larger would otherwise make
-    every puzzle of its batch run one row larger, and a puzzle's answer would depend on its batch mates."""
-    started = time.perf_counter()
-    views = [_views(model, kind, p, options) for p in puzzles]
-    outcomes: list[Outcome | None] = [None] * len(puzzles)
-    for group in crop_groups(model, [np.stack(own.tokens) for own in views]):
-        relay = None if on_step is None else lambda step, group=group: on_step(replace(step, index=group[step.index]))
-        settled = _settle(model, kind, [puzzles[p] for p in group], [identifiers[p] for p in group],
-                          [views[p] for p in group], options, relay, started)  # fmt: skip
-        for p, outcome in zip(group, settled, strict=True):
-            outcomes[p] = outcome
-    return outcomes  # type: ignore[return-value]
-
-
-def _settle(
-    model: RecursiveReasoningModel,
-    kind: PuzzleKind,
-    puzzles: Sequence[Puzzle],
-    identifiers: Sequence[int],
-    puzzle_views: Sequence[_Views],
-    options: SolveOptions,
-    on_step: Callable[[ViewStep], None] | None,
-    started: float,
-) -> list[Outcome]:
-    """Verified solving of puzzles that share one canvas crop, all their views in one batch; past its distinct
-    transforms a puzzle takes its remaining views as rounds of restarts."""
-    device = model.device
-    max_steps = options.steps_for(model, kind)
-    spawn_at = min(max_steps, model.info.default_steps or model.config.halt_max_steps)
-    every = torch.from_numpy(np.stack([t for own in puzzle_views for t in own.tokens])).long().to(device)
-    positions = model.canvas_positions(every)  # the group's crop: the square that holds each view
-
-    rows = _Rows()
-    x = carry = row_tokens = None  # per running row: input embedding, carry, and input tokens (the canvas)
-    outcomes: list[Outcome | None] = [None] * len(puzzles)
-    spent = [0] * len(puzzles)
-    begun = [0] * len(puzzles)  # views started so far
-    candidates: list[list[Outcome]] = [[] for _ in puzzles]
-    shown_view = [0] * len(puzzles)
-
-    def add_rows(pairs: list[tuple[int, int]]) -> None:
-        nonlocal x, carry, row_tokens
-        own = [(puzzle_views[p], v) for p, v in pairs]
-        inputs = torch.from_numpy(np.stack([views.tokens[views.transform(v)] for views, v in own])).long().to(device)
-        ids = torch.tensor([identifiers[p] for p, _ in pairs], dtype=torch.long, device=device)
-        new_x = model.embed(inputs, ids, positions)
-        seeds = [views.noise_seed(v) for views, v in own]
-        new_carry = _perturb(model.initial_carry(len(pairs), positions), seeds, model.info.restart_noise or 0.0)
-        rows.puzzle += [p for p, _ in pairs]
-        rows.view += [v for _, v in pairs]
-        rows.steps += [0] * len(pairs)
-        for p, v in pairs:
-            begun[p] = max(begun[p], v + 1)
-        if x is None or carry is None or row_tokens is None:
-            x, carry, row_tokens = new_x, new_carry, inputs
-        else:
-            x, row_tokens = torch.cat((x, new_x)), torch.cat((row_tokens, inputs))
-            carry = Carry.cat([carry, new_carry])
-
-    add_rows([(p, 0) for p in range(len(puzzles))])
-    per_pass = pass_rows(model, positions)
-    while rows.puzzle:
-        assert x is not None and carry is not None and row_tokens is not None
-        out = model.step(carry, x, positions, per_pass)
-        confidence, predicted = out.logits.float().softmax(-1).max(-1)
-        if positions is None:
-            full, full_confidence = predicted, confidence
-        else:  # outside the crop the answer is the input (padding), with certainty
-            full, full_confidence = row_tokens.clone(), torch.ones(row_tokens.shape, device=device)
-            full[:, positions], full_confidence[:, positions] = predicted, confidence
-        full_np, confidence_np = full.cpu().numpy(), full_confidence.cpu().numpy()
-        q_halt = torch.sigmoid(out.q_halt_logits.float()).cpu().numpy()
-        q_halts = model.halts(out.q_halt_logits, out.q_continue_logits).cpu().numpy()
-        now = time.perf_counter() - started
-        going_on = [0] * len(puzzles)  # rows of each puzzle with steps left after this one
-        for p, done in zip(rows.puzzle, rows.steps, strict=True):
-            going_on[p] += done + 1 < max_steps
-
-        keep, spawn = [], []
-        for r, (p, v) in enumerate(zip(rows.puzzle, rows.view, strict=True)):
-            if outcomes[p] is not None:
-                continue  # settled by another view this step
-            rows.steps[r] += 1
-            spent[p] += 1
-            views = puzzle_views[p]
-            symmetry, framed = views.symmetries[views.transform(v)], views.framed[views.transform(v)]
-            answer = symmetry.inverse(kind.decode(full_np[r], framed))
-            cells = symmetry.cells_back(canvas_cells(confidence_np[r], framed.grid.shape))
-            accepted = bool(kind.accepts(puzzles[p], answer))
-            ended = accepted or rows.steps[r] >= max_steps
-            outcome = Outcome(
-                answer, accepted, v, views.name(v), views.restart(v), rows.steps[r], 0, float(q_halt[r]),
-                bool(q_halts[r]), float(cells.mean()) if cells.size else 0.0, now,
-            )  # fmt: skip
-            if accepted:
-                outcomes[p] = outcome
-            elif ended:
-                candidates[p].append(outcome)
-            else:
-                keep.append(r)
-            if v == 0 and rows.steps[r] == spawn_at and not accepted:
-                spawn += [(p, other) for other in range(1, min(views.distinct, views.count))]
-            if on_step is not None and v == shown_view[p]:
-                more = going_on[p] or begun[p] < views.count or any(q == p for q, _ in spawn)
-                settled = accepted or (ended and not more)
-                on_step(ViewStep(p, v, views.name(v), rows.steps[r], answer, cells, float(q_halt[r]), settled))
-        keep = [r for r in keep if outcomes[rows.puzzle[r]] is None]  # drop the other views of settled puzzles
-        index = torch.tensor(keep, dtype=torch.long, device=device)
-        x, carry, row_tokens = x[index], out.carry.select(index), row_tokens[index]
-        rows.puzzle, rows.view, rows.steps = ([kept[r] for r in keep] for kept in (rows.puzzle, rows.view, rows.steps))
-        for p in set(range(len(puzzles))) - set(rows.puzzle) - {q for q, _ in spawn}:
-            if outcomes[p] is None and candidates[p]:  # every view begun ran out of steps
-                views = puzzle_views[p]
-                if begun[p] < views.count:  # the next round of restarts
-                    spawn += [(p, v) for v in range(begun[p], min(begun[p] + views.distinct, views.count))]
-                else:  # the surest candidate
-                    outcomes[p] = max(candidates[p], key=lambda c: (c.q_halt_prob, c.confidence, -c.view))
-        if spawn:
-            add_rows(spawn)
-        lowest: dict[int, int] = {}  # the view shown by --trace: the lowest still running
-        for p, v in zip(rows.puzzle, rows.view, strict=True):
-            lowest[p] = min(v, lowest.get(p, v))
-        for p, v in lowest.items():
-            shown_view[p] = v
-    for p, outcome in enumerate(outcomes):
-        assert outcome is not None
-        outcome.total_steps = spent[p]
-    return outcomes  # type: ignore[return-value]
+    """Settle every puzzle of `puzzles` together (one continuous batch holding them all); outcomes in order.
+    `ViewStep.key` is the puzzle's position."""
+    batch = ContinuousBatch(model, kind, options, on_step)
+    for index, (puzzle, identifier) in enumerate(zip(puzzles, identifiers, strict=True)):
+        batch.add(index, puzzle, identifier)
+    outcomes: dict[Hashable, Outcome] = {}
+    while batch.puzzles:
+        outcomes.update(batch.step())
+    return [outcomes[index] for index in range(len(puzzles))]

@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -23,16 +22,15 @@ import numpy as np
 
 from trmsolve.errors import PuzzleParseError, TrmsolveError
 from trmsolve.kinds import Puzzle, PuzzleKind, Verdict, get_kind
-from trmsolve.kinds.base import canvas_cells
 from trmsolve.options import SolveOptions
 
 if TYPE_CHECKING:
-    from trmsolve.inference import StepRecord
     from trmsolve.model import RecursiveReasoningModel
-    from trmsolve.search import ViewStep
+    from trmsolve.search import Outcome, Tick, ViewStep
 
 STDIN = "-"
 STDIN_SOURCE = "<stdin>"
+ARGUMENT_SOURCE = "<argument>"
 # The bundled model each command uses unless --model says otherwise.
 DEFAULT_MODELS = {"sudoku": "sudoku", "maze": "maze", "arc": "arc-demo"}
 
@@ -42,12 +40,16 @@ DEFAULT_MODELS = {"sudoku": "sudoku", "maze": "maze", "arc": "arc-demo"}
 
 def input_files(paths: Sequence[str | Path], kind: PuzzleKind) -> Iterator[Path | str | PuzzleParseError]:
     """The files to read, in order: files as given, directories walked recursively (sorted) for the kind's
-    extensions, `-` for stdin. A missing path or a directory without puzzle files yields an error."""
+    extensions, `-` for stdin, and an argument that is a puzzle itself (`PuzzleKind.is_inline`) as its text. A
+    missing path or a directory without puzzle files yields an error."""
     for raw in paths:
         if str(raw) == STDIN:
             yield STDIN
             continue
         path = Path(raw)
+        if not path.exists() and kind.is_inline(str(raw)):
+            yield str(raw)  # a puzzle itself, not a path
+            continue
         if path.is_dir():
             found = sorted(
                 p
@@ -62,7 +64,7 @@ def input_files(paths: Sequence[str | Path], kind: PuzzleKind) -> Iterator[Path 
         elif path.exists():
             yield path
         else:
-            yield PuzzleParseError("no such file or directory", str(path))
+            yield PuzzleParseError(f"no such file or directory{kind.inline_hint(str(raw))}", str(path))
 
 
 def read_inputs(
@@ -74,6 +76,9 @@ def read_inputs(
     for item in input_files(paths, kind):
         if isinstance(item, PuzzleParseError):
             yield item
+            continue
+        if isinstance(item, str) and item != STDIN:  # a puzzle given as an argument
+            yield from kind.parse(item + "\n", ARGUMENT_SOURCE)
             continue
         source = STDIN_SOURCE if item == STDIN else str(item)
         try:
@@ -94,6 +99,12 @@ def as_kind(kind: str | PuzzleKind) -> PuzzleKind:
     return get_kind(kind) if isinstance(kind, str) else kind
 
 
+def encode(puzzles: Iterable[Puzzle], kind: str | PuzzleKind) -> np.ndarray:
+    """Model input tokens int64 [B, seq_len] of `puzzles`, for `refine`."""
+    kind = as_kind(kind)
+    return np.stack([kind.encode(puzzle) for puzzle in puzzles])
+
+
 # ------------------------------------------------------------------------------------------------- results
 
 
@@ -112,8 +123,9 @@ class Result:
     halted: bool  # the Q head said stop at the last step (False: max_steps, or verified solving's check, came first)
     q_halt_prob: float  # sigmoid(q_halt logit) at the last step
     confidence: float  # mean over the answer's cells of the probability of the predicted token
-    elapsed_ms: float  # from the start of the puzzle's crop group (`crop_groups`) until its answer was checked
+    elapsed_ms: float  # from the step the puzzle joined the batch until its answer was checked
     model: str
+    index: int = 0  # position in the input (results come in the order puzzles settle)
     view: int = 0  # verified solving: the view that settled it (0 = the puzzle as given)
     symmetry: str = "as given"  # that view's transform
     restart: int = 0  # that view's restart round (0: its first run; search.py)
@@ -147,6 +159,7 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         """The `--json` object (schema in docs/cli.md)."""
         return {
+            "index": self.index,
             "source": self.puzzle.source,
             "kind": self.puzzle.kind,
             "input": self.input_text,
@@ -192,13 +205,17 @@ class Summary:
     known: int = 0  # results whose puzzle came with a known answer
     correct: int = 0
     unsolved: list[Puzzle] = field(default_factory=list)  # invalid, or differs from the known answer
+    unreadable: list[PuzzleParseError] = field(default_factory=list)  # input entries that could not be read
     steps: int = 0
     total_steps: int = 0  # puzzle-steps over every view
     halted: int = 0
     routes: dict[str, int] = field(default_factory=dict)  # valid results by how they were reached (Result.route)
     started: float = field(default_factory=time.perf_counter)
 
-    def add(self, result: Result) -> None:
+    def add(self, result: Result | PuzzleParseError) -> None:
+        if isinstance(result, PuzzleParseError):
+            self.unreadable.append(result)
+            return
         self.puzzles += 1
         self.valid += result.valid
         if not result.ok:
@@ -235,6 +252,7 @@ class Summary:
             "known": self.known,
             "correct": self.correct if self.known else None,
             "failed": self.failed,
+            "unreadable": len(self.unreadable),
             "mean_steps": round(self.mean_steps, 3),
             "total_steps": self.total_steps,
             "routes": dict(self.routes),
@@ -302,23 +320,30 @@ def puzzle_identifier(puzzle: Puzzle, identifiers: dict[str, int]) -> int:
 
 
 def solve(
-    puzzles: Iterable[Puzzle],
+    puzzles: Iterable[Puzzle | PuzzleParseError],
     model: RecursiveReasoningModel,
     *,
     kind: str | PuzzleKind,
     options: SolveOptions | None = None,
     on_step: Callable[[Step], None] | None = None,
+    on_tick: Callable[[Tick], None] | None = None,
     model_name: str | None = None,
-) -> Iterator[Result]:
-    """Solve `puzzles` with `model`, yielding a checked `Result` per puzzle, in order, as each batch ends.
+    in_order: bool = False,
+) -> Iterator[Result | PuzzleParseError]:
+    """Solve `puzzles` with `model`, yielding a checked `Result` per puzzle as soon as it settles.
 
-    By default (`SolveOptions()`) a kind that can check its answers is solved by verified solving
-    (`trmsolve.search`); otherwise, or with `verify=False`, each puzzle stops when the Q head says so
-    (`halt_threshold`: as a probability) or after `max_steps`, and `halt=False` runs every step, as the
-    published evaluation does. `on_step` is called for every puzzle computed in every step (for `--trace`);
-    it costs a decode per puzzle and step, so leave it out when nothing watches.
+    Puzzles run in a continuous batch of `options.batch_size` (`trmsolve.search`): a new one joins as soon as
+    one settles, so results come in the order puzzles settle, each with its position in the input
+    (`Result.index`); `in_order=True` holds them back to yield them in input order. A `PuzzleParseError` among
+    the inputs (what `read_inputs` yields for a bad entry) comes out as it is, at once, so nothing read is lost.
+
+    By default (`SolveOptions()`) a kind that can check its answers is solved by verified solving; otherwise,
+    or with `verify=False`, each puzzle stops when the Q head says so (`halt_threshold`: as a probability) or
+    after `max_steps`, and `halt=False` runs every step, as the published evaluation does. `on_step` is called
+    for each step of the view a puzzle's trace follows, and last with the answer it settled on (for `--trace`;
+    it costs a decode per puzzle and step); `on_tick` after every network step (for progress).
     """
-    from trmsolve.inference import crop_groups
+    from trmsolve.search import ContinuousBatch
 
     kind = as_kind(kind)
     options = options or SolveOptions()
@@ -327,166 +352,91 @@ def solve(
         raise TrmsolveError(f"batch size must be at least 1, not {options.batch_size}")
     name = model_name or str(model.info.provenance.get("name", model.config.arch))
     identifiers = identifier_map(model)
-    iterator = iter(puzzles)
-    run = _run_verified if options.verified(kind) else _run_published
-    while batch := list(islice(iterator, options.batch_size)):
-        ids = [puzzle_identifier(p, identifiers) for p in batch]
-        results: dict[int, Result] = {}
-        for group in crop_groups(model, np.stack([kind.encode(p) for p in batch])):
-            answers = run(model, kind, [batch[i] for i in group], [ids[i] for i in group], options, on_step, name)
-            results.update(zip(group, answers, strict=True))
-        yield from (results[i] for i in range(len(batch)))
+    running: dict[int, Puzzle] = {}  # by position in the input
+    trace = _Trace(options.steps_for(model, kind), running, on_step) if on_step is not None else None
+    batch = ContinuousBatch(model, kind, options, trace)
+    pending = enumerate(puzzles)
+    held: dict[int, Result | PuzzleParseError] = {}  # in_order: what came before its turn
+    order = _InputOrder() if in_order else None
+    fields = {"max_steps": options.steps_for(model, kind), "model": name,
+              "trained_steps": model.info.default_steps or model.config.halt_max_steps}  # fmt: skip
+    more = True
+    while True:
+        while more and batch.puzzles < options.batch_size:
+            index, item = next(pending, (-1, None))
+            if item is None:
+                more = False
+            elif isinstance(item, PuzzleParseError):
+                yield from order.release(index, item, held) if order else (item,)
+            else:
+                running[index] = item
+                batch.add(index, item, puzzle_identifier(item, identifiers))
+        if not batch.puzzles:
+            return
+        for index, outcome in batch.step():
+            assert isinstance(index, int)
+            result = _result(kind, running.pop(index), outcome, index=index, **fields)
+            yield from order.release(index, result, held) if order else (result,)
+        if on_tick is not None:
+            on_tick(batch.tick())
 
 
-def _result(kind: PuzzleKind, puzzle: Puzzle, answer: np.ndarray, **fields: Any) -> Result:
+def _result(kind: PuzzleKind, puzzle: Puzzle, outcome: Outcome, **fields: Any) -> Result:
     """A Result with the answer checked and written out as the kind writes it."""
-    return Result(
+    checking = time.perf_counter()
+    result = Result(
         puzzle=puzzle,
-        answer=answer,
-        verdict=kind.verify(puzzle, answer),
-        text=kind.to_text(answer),
+        answer=outcome.answer,
+        verdict=kind.verify(puzzle, outcome.answer),
+        text=kind.to_text(outcome.answer),
         input_text=kind.to_text(puzzle.grid),
         expected_text=None if puzzle.answer is None else kind.to_text(puzzle.answer),
+        steps=outcome.view_steps,
+        halted=outcome.q_halts,
+        q_halt_prob=outcome.q_halt_prob,
+        confidence=outcome.confidence,
+        elapsed_ms=outcome.seconds * 1000,
+        view=outcome.view,
+        symmetry=outcome.symmetry,
+        restart=outcome.restart,
+        total_steps=outcome.total_steps,
         **fields,
     )
+    result.elapsed_ms += (time.perf_counter() - checking) * 1000
+    return result
 
 
-def _run_verified(
-    model: RecursiveReasoningModel,
-    kind: PuzzleKind,
-    batch: list[Puzzle],
-    ids: list[int],
-    options: SolveOptions,
-    on_step: Callable[[Step], None] | None,
-    name: str,
-) -> Iterator[Result]:
-    """One batch by verified solving."""
-    from trmsolve.search import solve_verified
+class _InputOrder:
+    """Releases results in input order: each as soon as everything before it has come."""
 
-    max_steps = options.steps_for(model, kind)
-    trained = model.info.default_steps or model.config.halt_max_steps
+    def __init__(self) -> None:
+        self.next = 0
 
-    def report(step: ViewStep) -> None:
-        assert on_step is not None
-        previous = shown.get(step.index)
+    def release(
+        self, index: int, item: Result | PuzzleParseError, held: dict[int, Result | PuzzleParseError]
+    ) -> Iterator[Result | PuzzleParseError]:
+        held[index] = item
+        while self.next in held:
+            yield held.pop(self.next)
+            self.next += 1
+
+
+class _Trace:
+    """Turns the batch's view steps into `Step`s: the puzzle itself, and the cells changed since its last frame."""
+
+    def __init__(self, max_steps: int, puzzles: dict[int, Puzzle], on_step: Callable[[Step], None]) -> None:
+        self.max_steps, self.puzzles, self.on_step = max_steps, puzzles, on_step
+        self.shown: dict[int, np.ndarray] = {}
+
+    def __call__(self, step: ViewStep) -> None:
+        assert isinstance(step.key, int)
+        previous = self.shown.get(step.key)
         changed = None if previous is None or previous.shape != step.answer.shape else previous != step.answer
-        shown[step.index] = step.answer
-        on_step(
-            Step(batch[step.index], step.step, max_steps, step.answer, changed, step.confidence, step.q_halt_prob,
-                 step.last, step.view, step.symmetry)
+        self.shown[step.key] = step.answer
+        if step.last:
+            del self.shown[step.key]
+        puzzle = self.puzzles[step.key]
+        self.on_step(
+            Step(puzzle, step.step, self.max_steps, step.answer, changed, step.confidence, step.q_halt_prob, step.last,
+                 step.view, step.symmetry)
         )  # fmt: skip
-
-    shown: dict[int, np.ndarray] = {}
-    outcomes = solve_verified(model, kind, batch, ids, options, report if on_step is not None else None)
-    for puzzle, outcome in zip(batch, outcomes, strict=True):
-        checked = time.perf_counter()
-        result = _result(
-            kind,
-            puzzle,
-            outcome.answer,
-            steps=outcome.view_steps,
-            max_steps=max_steps,
-            halted=outcome.q_halts,
-            q_halt_prob=outcome.q_halt_prob,
-            confidence=outcome.confidence,
-            elapsed_ms=outcome.seconds * 1000,
-            model=name,
-            view=outcome.view,
-            symmetry=outcome.symmetry,
-            restart=outcome.restart,
-            total_steps=outcome.total_steps,
-            trained_steps=trained,
-        )
-        result.elapsed_ms += (time.perf_counter() - checked) * 1000
-        yield result
-
-
-def _run_published(
-    model: RecursiveReasoningModel,
-    kind: PuzzleKind,
-    batch: list[Puzzle],
-    ids: list[int],
-    options: SolveOptions,
-    on_step: Callable[[Step], None] | None,
-    name: str,
-) -> Iterator[Result]:
-    """One batch by the published rule: one view, the Q head (or every step) decides when to stop."""
-    from trmsolve.inference import refine
-
-    max_steps = options.steps_for(model, kind)
-    started = time.perf_counter()
-    tokens = np.stack([kind.encode(p) for p in batch])
-    finished_at = np.zeros(len(batch))
-    previous: dict[int, np.ndarray] = {}
-    record = None
-    steps_run = refine(
-        model, tokens, np.array(ids, dtype=np.int64), max_steps=max_steps, halt=options.halt,
-        halt_threshold=options.halt_threshold,
-    )  # fmt: skip
-    for record in steps_run:
-        finishing = (record.halted & record.active).cpu().numpy()
-        finished_at[finishing] = time.perf_counter() - started
-        if on_step is not None:
-            _report_steps(kind, batch, record, max_steps, previous, on_step)
-    assert record is not None  # a non-empty batch runs at least one step
-    predictions = record.predictions.cpu().numpy()
-    confidence = record.confidence.float().cpu().numpy()
-    q_halt_prob = record.q_halt_prob.float().cpu().numpy()
-    q_says_halt = model.halts(record.q_halt_logits, record.q_continue_logits, options.halt_threshold).cpu().numpy()
-    steps = record.steps.cpu().numpy()
-    trained = model.info.default_steps or model.config.halt_max_steps
-    for i, puzzle in enumerate(batch):
-        checked = time.perf_counter()
-        answer = kind.decode(predictions[i], puzzle)
-        cells = canvas_cells(confidence[i], answer.shape)
-        result = _result(
-            kind,
-            puzzle,
-            answer,
-            steps=int(steps[i]),
-            max_steps=max_steps,
-            halted=bool(q_says_halt[i]),
-            q_halt_prob=float(q_halt_prob[i]),
-            confidence=float(cells.mean()) if cells.size else 0.0,
-            elapsed_ms=0.0,
-            model=name,
-            total_steps=int(steps[i]),
-            trained_steps=trained,
-        )
-        result.elapsed_ms = (finished_at[i] + time.perf_counter() - checked) * 1000
-        yield result
-
-
-def _report_steps(
-    kind: PuzzleKind,
-    batch: list[Puzzle],
-    record: StepRecord,
-    max_steps: int,
-    previous: dict[int, np.ndarray],
-    on_step: Callable[[Step], None],
-) -> None:
-    """Call `on_step` for each puzzle computed in this step; `previous` keeps each one's last answer."""
-    rows = record.active.nonzero().flatten().tolist()
-    predictions = record.predictions[rows].cpu().numpy()
-    confidence = record.confidence[rows].float().cpu().numpy()
-    q_halt_prob = record.q_halt_prob[rows].float().cpu().numpy()
-    halted = record.halted[rows].cpu().numpy()
-    for j, i in enumerate(rows):
-        answer = kind.decode(predictions[j], batch[i])
-        before = previous.get(i)
-        changed = None
-        if before is not None:
-            changed = before != answer if before.shape == answer.shape else np.ones(answer.shape, bool)
-        previous[i] = answer
-        on_step(
-            Step(
-                puzzle=batch[i],
-                step=record.step,
-                max_steps=max_steps,
-                answer=answer,
-                changed=changed,
-                confidence=canvas_cells(confidence[j], answer.shape),
-                q_halt_prob=float(q_halt_prob[j]),
-                last=bool(halted[j]),
-            )
-        )

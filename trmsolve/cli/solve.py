@@ -141,6 +141,15 @@ def solve_puzzles(
     ] = None,
     json_output: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary, not each puzzle.")] = False,
+    keep_order: Annotated[
+        bool,
+        typer.Option(
+            "--keep-order",
+            "-k",
+            help="Show results in input order (each waits for those before it); by default each comes as soon as "
+            "its puzzle settles, with its input position (JSON: index).",
+        ),
+    ] = False,
     attempts: Annotated[
         int, typer.Option(min=1, metavar="K", help="Voted answers kept per test input (pass@K, K = this).")
     ] = 2,
@@ -176,7 +185,9 @@ def solve_puzzles(
 
     kind_name = str(ctx.info_name)  # registered once per kind, below
     kind = get_kind(kind_name)
-    puzzles, bad_input = read_all(inputs, kind)  # before loading the model, so bad input fails fast
+    items = read_all(inputs, kind)  # before loading the model, so bad input fails fast
+    puzzles = [item for item in items if not isinstance(item, PuzzleParseError)]
+    bad_input = len(puzzles) < len(items)
     if not puzzles and bad_input:  # each bad file has had its own line: nothing more to say
         raise typer.Exit(EXIT_BAD_INPUT)
     if not puzzles:
@@ -205,6 +216,7 @@ def solve_puzzles(
         network = load_model(
             source, device=device.value, dtype=dtype.value, config=config, task=kind_name, compile=compile
         )
+    warn_emulated_bf16(network, dtype)
     if kind_name == "arc":  # every augmented version of every task runs before the vote: no streaming
         learn = {"steps": adapt_steps, "start": adapt_start.value} if adapt else None
         all_ok = solve_arc(
@@ -218,11 +230,24 @@ def solve_puzzles(
             setup=ArcSetup(arc_data, identifiers, learn),
         )
         raise typer.Exit(EXIT_BAD_INPUT if bad_input else 0 if all_ok else EXIT_INVALID)
-    summary = view.run(puzzles, network, options, model_name)
+    summary = view.run(items, network, options, model_name, in_order=keep_order)
     point_past_the_trained_size(summary.unsolved, network, model_name)
     if bad_input:
         raise typer.Exit(EXIT_BAD_INPUT)
     raise typer.Exit(EXIT_INVALID if summary.failed else 0)
+
+
+def warn_emulated_bf16(network: RecursiveReasoningModel, asked: Dtype) -> None:
+    """Say once that bfloat16 was asked for on hardware that only emulates it (several times slower there)."""
+    import torch
+
+    from trmsolve.hardware import native_bf16
+
+    if asked is Dtype.bfloat16 and network.dtype == torch.bfloat16 and not native_bf16(network.device):
+        note(
+            f"--dtype bfloat16: this {network.device.type.upper()} has no native bfloat16 matrix instructions, so "
+            "it runs several times slower than float32 here (--dtype auto picks float32 on it)"
+        )
 
 
 def point_past_the_trained_size(unsolved: list[Puzzle], network: RecursiveReasoningModel, model_name: str) -> None:
@@ -243,22 +268,19 @@ def point_past_the_trained_size(unsolved: list[Puzzle], network: RecursiveReason
         )
 
 
-def read_all(inputs: list[str], kind: PuzzleKind) -> tuple[list[Puzzle], bool]:
-    """Every puzzle in `inputs`, each bad entry reported on its own `error:` line as it is read."""
+def read_all(inputs: list[str], kind: PuzzleKind) -> list[Puzzle | PuzzleParseError]:
+    """Every entry of `inputs` in order, each bad one also reported on its own `error:` line as it is read."""
     from trmsolve.solver import read_inputs
 
-    puzzles, bad = [], False
-    for item in read_inputs(inputs, kind):
+    items = list(read_inputs(inputs, kind))
+    for item in items:
         if isinstance(item, PuzzleParseError):
-            bad = True
             error(str(item))
-        else:
-            puzzles.append(item)
-    return puzzles, bad
+    return items
 
 
 ARC_ONLY = ("attempts", "submission", "arc_data", "identifiers", "adapt", "adapt_steps", "adapt_start")
-CHECKED_ONLY = ("verify",)  # kinds whose answers can be checked
+NOT_ARC = ("verify", "keep_order")  # verified solving; arc votes over a whole run, so results never stream
 
 
 class KindCommand(TyperCommand):
@@ -266,7 +288,7 @@ class KindCommand(TyperCommand):
 
     def get_params(self, ctx: Any) -> list[Any]:
         params = super().get_params(ctx)
-        hidden = CHECKED_ONLY if self.name == "arc" else ARC_ONLY
+        hidden = NOT_ARC if self.name == "arc" else ARC_ONLY
         return [p for p in params if p.name not in hidden]
 
 

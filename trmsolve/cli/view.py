@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -16,13 +17,15 @@ from trmsolve.cli.common import EXIT_INTERRUPTED, emit_json
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from trmsolve.errors import PuzzleParseError
     from trmsolve.kinds import Puzzle, PuzzleKind
     from trmsolve.model import RecursiveReasoningModel
     from trmsolve.options import SolveOptions
+    from trmsolve.search import Tick
+    from trmsolve.solver import Summary
 
 
 PROGRESS_LINE_SECONDS = 5.0  # into a pipe: a line of progress at most this often
-BATCH_WAIT = 0.1  # seconds: an answer that took longer than this to come is a new batch's first
 
 
 def is_pipe(stream: IO[str]) -> bool:
@@ -55,9 +58,15 @@ class SolveView:
         self.shown = err if json_output else out  # trace frames and the summary: never into JSON Lines
         delay = trace_delay if trace_delay is not None else (0.3 if self.shown.is_terminal else 0.0)
         self.tracer = Tracer(kind, self.shown, delay=delay) if trace else None
-        # A live display on stderr while data goes to a terminal would redraw over the data: there, the answers
-        # arriving are the progress. Progress shows when stdout is a pipe or a file, or when -q keeps it empty.
-        self.show_progress = err.is_terminal and not trace and (not out.is_terminal or (quiet and not json_output))
+        # Progress from the first second, wherever a person watches: on stderr when stdout goes to a file or a
+        # program (or -q keeps it empty); on a terminal that shows the answers, a transient line under them on the
+        # same console, which prints each answer above it. The trace is its own progress.
+        self.progress_console: Console | None = None
+        if not trace and err.is_terminal and (not out.is_terminal or (quiet and not json_output)):
+            self.progress_console = err
+        elif not trace and out.is_terminal and not json_output and not quiet:
+            self.progress_console = out
+        self.show_progress = self.progress_console is err
         # A program reading a pipe (`| jq`) may print to this same terminal as answers arrive, and a live bar
         # redrawn in place would leave its frames among those lines: into a pipe, progress is whole lines.
         self.progress_lines = self.show_progress and is_pipe(out.file)
@@ -66,26 +75,48 @@ class SolveView:
         """A spinner on stderr while something slow happens before the first answer (a terminal only)."""
         return self.err.status(message) if self.err.is_terminal else nullcontext()
 
-    def run(self, puzzles: list[Puzzle], network: RecursiveReasoningModel, options: SolveOptions, name: str) -> Any:
-        from trmsolve.render import progress_bar, progress_line, result_view, summary_table, verdict_line
+    def run(
+        self,
+        items: list[Puzzle | PuzzleParseError],
+        network: RecursiveReasoningModel,
+        options: SolveOptions,
+        name: str,
+        *,
+        in_order: bool = False,
+    ) -> Summary:
+        """Solve and show every input entry (a bad one as an error row), each as soon as it settles."""
+        from trmsolve.errors import PuzzleParseError
+        from trmsolve.render import batch_work, progress_bar, progress_line, result_view, summary_table, verdict_line
         from trmsolve.solver import Summary, solve
 
         summary = Summary()
-        results = solve(puzzles, network, kind=self.kind, options=options, on_step=self.tracer, model_name=name)
-        live = self.show_progress and not self.progress_lines
-        next_line = arrived = time.monotonic()
+        total = sum(not isinstance(item, PuzzleParseError) for item in items)
+        position = {id(item): index for index, item in enumerate(items)}
+        live = self.progress_console is not None and not self.progress_lines
+        next_line = time.monotonic()
+        tick: Tick | None = None
+
+        def on_tick(now: Tick) -> None:
+            nonlocal tick, next_line
+            tick = now
+            if progress is not None:
+                progress.update(task, work=batch_work(now))
+            if self.progress_lines and time.monotonic() >= next_line:
+                next_line = time.monotonic() + PROGRESS_LINE_SECONDS
+                self.err.print(progress_line(summary, total, now), highlight=False, soft_wrap=True)
+
+        results = solve(items, network, kind=self.kind, options=options, on_step=self.tracer, on_tick=on_tick,
+                        model_name=name, in_order=in_order)  # fmt: skip
         try:
-            with progress_bar(self.err) if live else nullcontext() as progress:
-                task = progress.add_task("solving", total=len(puzzles), valid=0, rate=0.0) if progress else None
+            with progress_bar(self.progress_console) if live else nullcontext() as progress:
+                task = progress.add_task("solving", total=total, valid=0, rate=0.0, work=batch_work(None)) \
+                    if progress else None  # fmt: skip
                 for result in results:
-                    # A batch's answers arrive together after its work: a line goes out as the next batch's first
-                    # answer comes (after a wait), so that it counts whole batches.
-                    now = time.monotonic()
-                    waited, arrived = now - arrived, now
-                    if self.progress_lines and summary.puzzles and waited > BATCH_WAIT and arrived >= next_line:
-                        next_line = arrived + PROGRESS_LINE_SECONDS
-                        self.err.print(progress_line(summary, len(puzzles)), highlight=False, soft_wrap=True)
                     summary.add(result)
+                    if isinstance(result, PuzzleParseError):
+                        if self.json_output:
+                            emit_json(json.dumps({"index": position[id(result)], **result.to_dict()}))
+                        continue  # its error: line went out as it was read; the summary lists it again
                     if self.json_output:
                         emit_json(result.to_json())
                     elif self.tracer is not None:
@@ -97,12 +128,12 @@ class SolveView:
                         progress.update(task, completed=summary.puzzles, valid=summary.valid, rate=rate)
         except KeyboardInterrupt:  # after the progress display is gone, so this line stays on screen
             where = "as JSON Lines on stdout" if self.json_output else "above"
-            print(f"interrupted: {summary.puzzles} of {len(puzzles)} puzzles done (their results are {where})",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            print(f"interrupted: {summary.puzzles} of {total} puzzles done (their results are {where}); "
+                  f"{batch_work(tick) if tick else 'none running'}", file=sys.stderr, flush=True)  # fmt: skip
             raise typer.Exit(EXIT_INTERRUPTED) from None
         finally:
             if self.tracer is not None:
                 self.tracer.close()
-        if summary.puzzles > 1 or self.quiet:
+        if summary.puzzles > 1 or self.quiet or summary.unreadable:
             self.shown.print(summary_table(summary))
         return summary

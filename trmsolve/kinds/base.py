@@ -133,6 +133,16 @@ class PuzzleKind:
         puzzle at the first answer accepted here."""
         return None
 
+    def is_inline(self, text: str) -> bool:
+        """Whether a command-line argument that names no file is a puzzle itself, as people paste them (Sudoku's
+        81 cells); such an argument is parsed with `parse`. None by default."""
+        return False
+
+    def inline_hint(self, text: str) -> str:
+        """For an argument that names no file and is not a puzzle: how to pass a puzzle itself, when `text` looks
+        like an attempt at one ("" otherwise)."""
+        return ""
+
     def symmetries(self, puzzle: Puzzle, count: int, seed: int, allowed: Collection[str] | None) -> list[Symmetry]:
         """`count` views of `puzzle` for retries, the first the puzzle as given; only transform families in
         `allowed` (what the model was trained with; None: the kind's default). One view by default."""

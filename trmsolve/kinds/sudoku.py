@@ -209,6 +209,7 @@ _COMMENT = re.compile(r"#|//")
 _QUESTION_COLUMNS = ("question", "puzzle", "quizzes", "quiz", "puzzles")
 _ANSWER_COLUMNS = ("answer", "solution", "solutions")
 _DIGIT_CHARS = frozenset("123456789")
+_INLINE = re.compile(r"^[0-9._*?xX-]{81}$")  # one puzzle as an argument: 81 cells, no spaces
 _LOW_CONFIDENCE = 0.5  # cells the model is less sure of than this are dimmed in --trace
 
 
@@ -414,6 +415,13 @@ class Sudoku(PuzzleKind):
     extensions = (".txt", ".sdk", ".csv", ".sudoku")
     seq_len = 81
     vocab_size = 11
+    def is_inline(self, text: str) -> bool:
+        return bool(_INLINE.match(text))
+
+    def inline_hint(self, text: str) -> str:
+        if _CELL_RUN.fullmatch(text.replace(" ", "")) and len(text) >= 9:
+            return f" (as a puzzle: {len(text)} characters; a puzzle itself is 81 cells in one argument, blanks 0 or .)"
+        return ""
 
     def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
         """Read one-line puzzles, 9-line grids or a puzzle CSV; the layout is recognised, not declared.
