@@ -22,7 +22,6 @@ class PuzzleParseError(TrmsolveError):
             where += f":{line}"
         super().__init__(f"{where}: {message}" if where else message)
 
-
     def to_dict(self) -> dict[str, object]:
         """The `--json` row of an entry that could not be read (schema in docs/cli.md)."""
         return {"source": self.source, "line": self.line, "error": self.message, "valid": False}

@@ -415,6 +415,7 @@ class Sudoku(PuzzleKind):
     extensions = (".txt", ".sdk", ".csv", ".sudoku")
     seq_len = 81
     vocab_size = 11
+
     def is_inline(self, text: str) -> bool:
         return bool(_INLINE.match(text))
 
