@@ -501,7 +501,8 @@ class AdaptResult:
     task_id: str
     views: int  # new embedding rows, one per augmented version
     steps: int  # optimiser steps (one ACT step of every view's demonstrations each)
-    seconds: float
+    seconds: float  # all of it: choosing the start and the steps
+    start_seconds: float  # choosing the start (`nearest_rows`)
     loss: float  # mean loss over the last carry cycle
     demo_exact: float  # share of augmented demonstrations reproduced exactly at the last step
     started_from: list[str]  # per view: the known identifier its embedding started from, or "zeros"
@@ -533,8 +534,8 @@ def adapt(
     sign-SGD, bf16 autocast where the device runs it natively (`bf16=None`), as `trmsolve train` trains;
     demonstrations but one per view sit at random
     canvas offsets, redrawn every cycle. A step costs one ACT step over views x demonstrations, so the time
-    grows with both. `progress(step, steps, loss)` is called after every step (step 0: the start is being
-    chosen). Mutates `model`.
+    grows with both. `progress(step, steps, loss)` is called after every step, and while the start is being
+    chosen with step 0 and `loss` the share of candidates tried (0..1). Mutates `model`.
 
     `start="nearest"` starts each view's row from the known embedding that best predicts that view's
     demonstrations (`nearest_rows`): a rule the network learned for another task, or for another
@@ -561,16 +562,16 @@ def adapt(
     examples = [(view, *(version.apply(g) for g in pair)) for view, version in enumerate(versions) for pair in pairs]
     ids = torch.tensor([view for view, _, _ in examples], device=model.device)
     rng = np.random.RandomState(seed)
+    started = time.perf_counter()
 
     table = model.puzzle_emb
     rows = PuzzleEmbedding(len(versions), config.puzzle_emb_ndim).to(model.device, table.weights.dtype)  # zeros
     started_from = ["zeros"] * len(versions)
     bf16 = use_bf16(model, bf16)
     if start == "nearest" and any(name != BLANK_IDENTIFIER for name in names):
-        if progress is not None:
-            progress(0, steps, float("nan"))
         demonstrations = [[(i, o) for v, i, o in examples if v == view] for view in range(len(versions))]
-        nearest = nearest_rows(model, demonstrations, bf16=bf16)
+        tried = None if progress is None else lambda share: progress(0, steps, share)
+        nearest = nearest_rows(model, demonstrations, bf16=bf16, progress=tried)
         rows.weights.data.copy_(table.weights.detach()[nearest])
         started_from = [names[number] for number in nearest]
     frozen = {name: p.requires_grad for name, p in model.named_parameters()}
@@ -579,7 +580,7 @@ def adapt(
     model.puzzle_emb = rows  # the new rows alone: no gradient buffer the size of the whole table
     optimizer = SignSGD(rows.weights, lr, weight_decay)
     autocast = torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16)
-    started = time.perf_counter()
+    start_seconds = time.perf_counter() - started
     losses: list[float] = []
     exact = torch.zeros(len(examples), dtype=torch.bool)
     try:
@@ -619,6 +620,7 @@ def adapt(
         views=len(versions),
         steps=steps,
         seconds=time.perf_counter() - started,
+        start_seconds=start_seconds,
         loss=float(np.mean(losses)) if losses else float("nan"),
         demo_exact=float(exact.float().mean()),
         started_from=started_from,
@@ -644,12 +646,14 @@ def nearest_rows(
     pairs: int = 2,
     batch_size: int = 64,
     bf16: bool | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> list[int]:
     """For each list of demonstration pairs, the known puzzle identifier (not the blank one) whose
     embedding predicts their outputs best after one step: least stablemax loss per token over the first
     `pairs` pairs, at the canvas origin. One forward step per (identifier, pair), batched. A map of more
     than MAX_NEAREST_CANDIDATES identifiers offers each task's plain version only, so the time this takes
-    stays bounded (a published map has ~1,000 augmented versions of every task)."""
+    stays bounded (a published map has ~1,000 augmented versions of every task). `progress(share)` after each
+    batch: the share of the work done."""
     import torch
 
     from trmsolve.model import Carry
@@ -662,7 +666,7 @@ def nearest_rows(
     known = torch.tensor(known)
     bf16 = use_bf16(model, bf16)
     best = []
-    for demos in demonstrations:
+    for done, demos in enumerate(demonstrations):
         demos = list(demos)[:pairs]
         inputs = torch.from_numpy(np.stack([grid_to_tokens(i) for i, _ in demos])).long().to(model.device)
         labels = torch.from_numpy(np.stack([grid_to_tokens(o) for _, o in demos])).long().to(model.device)
@@ -676,6 +680,8 @@ def nearest_rows(
                 logits = model(carry, inputs.repeat(len(chunk), 1), ids).logits
             loss = token_losses(logits.float(), labels.repeat(len(chunk), 1), "stablemax").sum(-1)
             losses.append((loss * per_token.repeat(len(chunk))).view(len(chunk), len(demos)).mean(-1))
+            if progress is not None:
+                progress((done + sum(len(tried) for tried in losses) / len(known)) / len(demonstrations))
         best.append(int(known[int(torch.cat(losses).argmin())]))
     return best
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from trmsolve.cli.common import (
+    EXIT_INTERRUPTED,
     AdaptStart,
     AdaptStartOption,
     AdaptStepsOption,
@@ -32,6 +34,7 @@ from trmsolve.options import SolveOptions
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress
 
     from trmsolve.cli.view import SolveView
     from trmsolve.kinds import Puzzle
@@ -86,25 +89,48 @@ def prepare_arc_model(
         listed = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
         note(
             f"{len(unknown)} task(s) the model never saw ({listed}): they run with the blank identifier, i.e. "
-            "guess; --adapt learns embeddings for them first"
+            f"guess; --adapt learns embeddings for them first ({ADAPT_COST}; docs/arc.md)"
         )
         return
     pairs = {str(p.meta["task_id"]): p.meta["train"] for p in puzzles}
-    for task in unknown:
-        with count_bar(err) if show_progress else nullcontext() as bar:
-            line = bar.add_task(f"adapting {task}", total=adapt["steps"]) if bar is not None else None
-
-            def progress(done: int, total: int, loss: float, task: str = task, line: Any = line) -> None:
-                what = f"adapting {task}: " + (f"loss {loss:.3f}" if done else "choosing start embeddings")
-                if bar is not None:
-                    bar.update(line, completed=done, total=total, description=what)
-
-            result = adapt_task(network, task, pairs[task], progress=progress, **adapt)
+    for number, task in enumerate(unknown):
+        try:
+            with count_bar(err) if show_progress else nullcontext() as bar:
+                result = adapt_task(network, task, pairs[task], progress=AdaptProgress(bar, task), **adapt)
+        except KeyboardInterrupt:
+            print(f"interrupted while adapting {task}: {number} of {len(unknown)} unseen tasks adapted, nothing "
+                  "solved yet", file=sys.stderr, flush=True)  # fmt: skip
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         started = ", ".join(dict.fromkeys(parse_identifier(name).task for name in result.started_from))
         note(
-            f"adapted {task}: {result.views} views, {result.steps} steps in {result.seconds:.1f} s "
-            f"(started from {started}; final loss {result.loss:.3f}; demonstrations exact {result.demo_exact:.0%})"
+            f"adapted {task} in {result.seconds:.1f} s: {result.start_seconds:.1f} s choosing where to start "
+            f"({started}), then {result.steps} steps over {result.views} views (final loss {result.loss:.3f}; "
+            f"demonstrations exact {result.demo_exact:.0%})"
         )
+
+
+# Measured with the bundled arc-demo model on two cores of an AVX2 CPU (docs/arc.md, "--adapt").
+ADAPT_COST = "minutes a task on a CPU"
+
+
+class AdaptProgress:
+    """`arc_solve.adapt`'s progress as two lines of a bar: choosing where to start, then the steps."""
+
+    def __init__(self, bar: Progress | None, task: str) -> None:
+        self.bar, self.task = bar, task
+        self.choosing = bar.add_task(f"adapting {task}: choosing where to start", total=100) if bar else None
+        self.training: Any = None
+
+    def __call__(self, done: int, total: int, value: float) -> None:
+        if self.bar is None:
+            return
+        if not done:  # value: the share of the candidates tried
+            self.bar.update(self.choosing, completed=100 * value)
+            return
+        if self.training is None:
+            self.bar.update(self.choosing, completed=100)
+            self.training = self.bar.add_task(f"adapting {self.task}", total=total)
+        self.bar.update(self.training, completed=done, description=f"adapting {self.task}: loss {value:.3f}")
 
 
 def solve_arc(
@@ -127,7 +153,7 @@ def solve_arc(
     from trmsolve.solver import solve
 
     kind, tracer = get_kind("arc"), view.tracer
-    prepare_arc_model(network, puzzles, setup, err=view.err, show_progress=view.show_progress)
+    prepare_arc_model(network, puzzles, setup, err=view.err, show_progress=view.err.is_terminal)
     run = {"max_steps": options.max_steps, "halt": options.halt, "halt_threshold": options.halt_threshold}
     if tracer is not None:  # the plain version of each test input, step by step (not part of the vote)
         try:
@@ -136,7 +162,7 @@ def solve_arc(
                     pass
         finally:
             tracer.close()
-    with count_bar(view.err) if view.show_progress else nullcontext() as bar:
+    with count_bar(view.err) if view.err.is_terminal else nullcontext() as bar:
         progress = bar_updater(bar, "running augmented versions")
         answers = predict(
             network, puzzles, max_views=options.views, batch_size=options.batch_size, progress=progress, **run
