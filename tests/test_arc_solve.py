@@ -481,8 +481,8 @@ def test_views_of_answers_and_scores() -> None:
     assert "input 3x4  attempt 1 2x3  attempt 2 2x3" in text
     assert "attempt 1 ✗ (3/4 votes, q_halt 0.75) · attempt 2 ✓ (1/4 votes, q_halt 0.25)" in text
     assert "no other answer: attempt 3 repeats attempt 1 · task unknown to the model" in text
-    assert "│ a        │     1 │   0.00 │   1.00 │" in text and "pooled over test inputs: pass@1 0.0000" in text
-    assert "│ the task │     1 │ 0.0000 │ 1.0000 │" in text  # one task: never "all 1 tasks"
+    assert "│ a              │     1 │  0.000 │  1.000 │" in text  # one precision for every figure
+    assert "│ mean of 1 task │     1 │  0.000 │  1.000 │" in text and "pooled over test inputs: pass@1 0.000" in text
 
 
 def test_training_on_built_data_gives_a_model_that_carries_its_map(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from trmsolve.solver import read_inputs
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 SUDOKU, MAZE, ARC = EXAMPLES / "sudoku", EXAMPLES / "maze", EXAMPLES / "arc"
+BAD_SUDOKU, BAD_MAZE = EXAMPLES / "bad" / "sudoku.txt", EXAMPLES / "bad" / "maze.txt"
 REFERENCE_FOR = {"sudoku": "trm_att_rope", "maze": "hrm_rope", "arc": "trm_att_learned_arc"}
 runner = CliRunner()
 
@@ -113,16 +114,16 @@ def test_mazes_in_every_format(models: dict[str, Path]) -> None:
 
 
 def test_a_bad_file_in_a_batch_is_reported_and_the_batch_goes_on(models: dict[str, Path]) -> None:
-    result = run("maze", MAZE / "bad.txt", "nowhere.txt", "-m", models["maze"], "--max-steps", 1, "--json")
+    result = run("maze", BAD_MAZE, "nowhere.txt", "-m", models["maze"], "--max-steps", 1, "--json")
     assert result.exit_code == 2
     records = json_lines(result.stdout)  # every entry accounted for: two mazes and two error rows
     assert len(records) == 4 and sorted(r["index"] for r in records) == [0, 1, 2, 3]
     unread = [r for r in records if "error" in r]
-    assert [(r["source"], r["line"], r["valid"]) for r in unread] == [(str(MAZE / "bad.txt"), 20, False),
+    assert [(r["source"], r["line"], r["valid"]) for r in unread] == [(str(BAD_MAZE), 20, False),
                                                                       ("nowhere.txt", None, False)]  # fmt: skip
     assert "unreadable" in result.stderr and result.stderr.count("no such file or directory") == 2  # summary lists it
     errors = result.stderr.splitlines()[:2]  # then the summary
-    assert errors == [f"error: {MAZE / 'bad.txt'}:20: 2 G cells (row 7, col 2; row 10, col 2)",
+    assert errors == [f"error: {BAD_MAZE}:20: 2 G cells (row 7, col 2; row 10, col 2)",
                       "error: nowhere.txt: no such file or directory"]  # fmt: skip
 
 
@@ -271,16 +272,16 @@ def test_generated_puzzles_read_back_with_their_answers(tmp_path: Path, kind: st
 
 def test_console_script_end_to_end(models: dict[str, Path]) -> None:
     done = subprocess.run(
-        [TRMSOLVE, "sudoku", SUDOKU / "bad.txt", "-m", models["sudoku"], "--max-steps", "1", "--json"],
+        [TRMSOLVE, "sudoku", BAD_SUDOKU, "-m", models["sudoku"], "--max-steps", "1", "--json"],
         capture_output=True,
         text=True,
         timeout=180,
     )
     assert done.returncode == 2  # the bad entry; the other two are solved (and invalid)
     records = sorted(json_lines(done.stdout), key=lambda r: r["index"])
-    bad = str(SUDOKU / "bad.txt")
+    bad = str(BAD_SUDOKU)
     assert [(r["source"], r.get("line")) for r in records] == [(f"{bad}:2", None), (bad, 3), (f"{bad}:4", None)]
-    assert done.stderr.startswith(f"error: {SUDOKU / 'bad.txt'}:3: expected 81 cells, found 80\nsummary\n")
+    assert done.stderr.startswith(f"error: {BAD_SUDOKU}:3: expected 81 cells, found 80\nsummary\n")
 
 
 def test_json_lines_stay_whole_when_interrupted(models: dict[str, Path], tmp_path: Path) -> None:

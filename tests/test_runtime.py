@@ -78,7 +78,7 @@ def test_the_console_script_exits_at_once_with_its_code_its_output_and_its_exit_
         "cli.main()\n"
         "print('after main')\n"
     )
-    for puzzle, code in (("examples/sudoku/collection.txt", 0), ("examples/sudoku/bad.txt", 2)):
+    for puzzle, code in (("examples/sudoku/collection.txt", 0), ("examples/bad/sudoku.txt", 2)):
         done = subprocess.run([sys.executable, "-c", script, puzzle], capture_output=True, text=True, cwd=ROOT)
         lines = done.stdout.splitlines()
         assert done.returncode == code, done.stderr

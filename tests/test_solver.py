@@ -53,7 +53,7 @@ def test_bad_entries_and_files_are_yielded_in_place_and_reading_goes_on(tmp_path
     (tmp_path / "empty").mkdir()
     items = list(
         read_inputs(
-            [tmp_path / "missing.txt", EXAMPLES / "sudoku" / "bad.txt", tmp_path / "latin1.txt", tmp_path / "empty"],
+            [tmp_path / "missing.txt", EXAMPLES / "bad" / "sudoku.txt", tmp_path / "latin1.txt", tmp_path / "empty"],
             "sudoku",
         )
     )
@@ -61,7 +61,7 @@ def test_bad_entries_and_files_are_yielded_in_place_and_reading_goes_on(tmp_path
     assert kinds == ["error", "puzzle", "error", "puzzle", "error", "error"]
     messages = [str(i) for i in items if isinstance(i, PuzzleParseError)]
     assert messages[0].endswith("missing.txt: no such file or directory")
-    assert messages[1].endswith("bad.txt:3: expected 81 cells, found 80")
+    assert messages[1].endswith("sudoku.txt:3: expected 81 cells, found 80")
     assert "not a UTF-8 text file" in messages[2]
     assert "no .txt/.sdk/.csv/.sudoku files" in messages[3]
     assert all("\n" not in m for m in messages)

@@ -268,13 +268,13 @@ def arc_score_table(score: ArcScore, per_task: bool = True) -> RenderableType:
         table.add_column(f"pass@{k}", justify="right")
     if per_task:
         for task in score.tasks:
-            table.add_row(task.task_id, str(task.tests), *(f"{task.pass_at(k):.2f}" for k in score.ks))
+            table.add_row(task.task_id, str(task.tests), *(f"{task.pass_at(k):.3f}" for k in score.ks))
     tests = sum(t.tests for t in score.tasks)
     table.add_row(
-        f"all {len(score.tasks)} tasks" if len(score.tasks) > 1 else "the task",
+        f"mean of {len(score.tasks)} task{'s' * (len(score.tasks) != 1)}",
         str(tests),
-        *(f"{score.pass_at(k):.4f}" for k in score.ks),
+        *(f"{score.pass_at(k):.3f}" for k in score.ks),
         style="bold",
     )
-    pooled = "pooled over test inputs: " + ", ".join(f"pass@{k} {score.example_pass_at(k):.4f}" for k in score.ks)
+    pooled = "pooled over test inputs: " + ", ".join(f"pass@{k} {score.example_pass_at(k):.3f}" for k in score.ks)
     return Group(table, Text(pooled))  # under the table, not its caption: a caption wraps to the table's width

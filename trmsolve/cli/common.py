@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from trmsolve import __version__
 from trmsolve.errors import TrmsolveError
@@ -44,9 +44,64 @@ def error(message: str) -> None:
 HELP_ORDER = ("sudoku", "maze", "arc", "models", "fetch", "convert", "generate", "train", "eval", "build-arc")
 
 
+SUMMARIES = {  # what `trmsolve --help` lists: whole phrases (click would cut the help at its first period)
+    "sudoku": "Solve Sudoku puzzles: files, folders, stdin, or the 81 cells.",
+    "maze": "Solve mazes drawn as text grids, or Maze-Hard CSV rows.",
+    "arc": "Solve ARC-AGI tasks: task JSON or the Kaggle files.",
+    "models": "List the bundled, cached and known public models.",
+    "fetch": "Download a model from the Hugging Face Hub.",
+    "convert": "Convert a published TRM/HRM checkpoint to our format.",
+    "generate": "Generate Sudoku or maze puzzles with their answers.",
+    "train": "Train a model with the published recipe.",
+    "eval": "Score a model on a held-out set, as published and verified.",
+    "build-arc": "Build the published ARC training data set.",
+    "version": "Print the version, the device and its number formats.",
+}
+
+
+class PlainArgument(TyperArgument):
+    """An argument as git and gh show it: `INPUT...` in the usage line and in the list, no type."""
+
+    def _usage_display_name(self) -> str:
+        name = (self.metavar or self.name or "").upper() + ("..." if self.nargs != 1 else "")
+        return name if self.required else f"[{name}]"
+
+    def _rich_display_name(self) -> str:
+        return self._usage_display_name()
+
+    def display_type(self, ctx: Any) -> str:
+        return super().display_type(ctx) if self.type_descriptor.is_choice else ""
+
+
+class PlainOption(TyperOption):
+    """An option whose type reads as a word (`<int>`, not `<int range>`): its range is said in brackets after."""
+
+    def display_type(self, ctx: Any) -> str:
+        return super().display_type(ctx).replace(" range>", ">")
+
+
+def plain_help(command: Any) -> Any:
+    """Give a command (and its subcommands) its summary and plain parameter help."""
+    if command is None:
+        return command
+    if not command.short_help and command.name in SUMMARIES:
+        command.short_help = SUMMARIES[command.name]
+    for param in command.params:
+        if type(param) is TyperArgument:
+            param.__class__ = PlainArgument
+        elif type(param) is TyperOption:
+            param.__class__ = PlainOption
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub)
+    return command
+
+
 class CommandGroup(TyperGroup):
     """Turns a user's mistake (TrmsolveError, or an OSError on a file) into one `error:` line and exit 2,
     for every command, including ones added later."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        return plain_help(super().get_command(ctx, cmd_name))
 
     def list_commands(self, ctx: Any) -> list[str]:
         """Solving first, then models, then data and training: the order a new user needs them."""

@@ -51,7 +51,7 @@ def solve_puzzles(
         list[str],
         typer.Argument(
             metavar="INPUT",
-            help="Puzzle files, directories (searched recursively) or - for stdin.",
+            help="Puzzle files, directories (searched recursively), - for stdin, or (Sudoku) the 81 cells themselves.",
             show_default=False,
         ),
     ],
@@ -122,7 +122,8 @@ def solve_puzzles(
             min=0.0,
             max=1.0,
             metavar="P",
-            help="With --no-verify: halt when the Q head's halting probability exceeds P (default: the trained rule).",
+            help="Halt when the Q head's halting probability exceeds P (default: the trained rule); Sudoku and maze: "
+            "with --no-verify.",
             show_default=False,
         ),
     ] = None,

@@ -41,7 +41,12 @@ def eval_command(kind: str) -> Callable[..., None]:
         limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="Only the first N puzzles.")] = None,
         batch_size: Annotated[int, typer.Option("--batch-size", "-b", min=1, metavar="N")] = 256,
         verified: Annotated[
-            bool, typer.Option(help="Also score verified solving (the CLI's default) beside the published protocol.")
+            bool,
+            typer.Option(
+                "--verify/--no-verify",
+                "--verified/--no-verified",  # the first spelling; documented in model cards
+                help="Also score verified solving (the solvers' default) beside the published protocol.",
+            ),
         ] = True,
         views: Annotated[int | None, typer.Option(min=1, metavar="N", help="Verified solving: most views.")] = None,
         max_steps: Annotated[
