@@ -7,7 +7,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 import torch
 from hub_server import HubServer
 from huggingface_hub import constants
+from terminal import interruptible  # noqa: F401  (tests import it from here)
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
@@ -25,12 +25,6 @@ TRMSOLVE = shutil.which("trmsolve", path=str(Path(sys.executable).parent)) or "t
 REFERENCE = FIXTURES / "reference"
 REFERENCE_NAMES = ["trm_att_rope", "trm_mlp_t", "trm_att_learned_arc", "hrm_rope"]
 HF_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
-
-
-def interruptible() -> None:
-    """`preexec_fn` for a CLI that a test interrupts: Ctrl-C's default action, whatever this run inherited (a shell
-    starts background jobs with SIGINT ignored, and a Python process keeps it ignored: the interrupt would be lost)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def reference_config(name: str) -> dict:

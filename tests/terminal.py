@@ -12,6 +12,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -99,3 +100,36 @@ def plain(text: str) -> str:
 
     text = re.sub(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][0-9A-Za-z]", "", text)
     return text.replace("\r\n", "\n").replace("\r", "")
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a CLI that a test interrupts: Ctrl-C's default action, whatever this run inherited."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interrupt_when_shown(args: list[str], marker: str, stdout: int, times: int = 1) -> tuple[int, str]:
+    """Run `trmsolve *args` with stderr on a terminal, press Ctrl-C once `marker` has been on the screen `times`
+    times (within two minutes); the exit code and all the terminal showed, escape codes and all."""
+    controller, device = pty.openpty()
+    process = subprocess.Popen(
+        [TRMSOLVE, *args], cwd=ROOT, stdout=stdout, stderr=device, env={**os.environ, "TERM": "xterm"},
+        preexec_fn=interruptible,
+    )  # fmt: skip
+    os.close(device)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 120
+        while plain(seen.decode(errors="replace")).count(marker) < times and time.monotonic() < deadline:
+            seen += os.read(controller, 4096)
+        assert plain(seen.decode(errors="replace")).count(marker) >= times, seen
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=120)
+    finally:
+        process.kill()  # never left running when the test fails
+    try:
+        while chunk := os.read(controller, 4096):
+            seen += chunk
+    except OSError:
+        pass
+    os.close(controller)
+    return code, seen.decode(errors="replace")

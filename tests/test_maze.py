@@ -242,7 +242,7 @@ def test_generate_hard_mazes_have_long_paths() -> None:
 
 def test_a_generator_that_fails_part_way_leaves_no_csv_behind(tmp_path: Path) -> None:
     """`generate maze` with a size its settings cannot fill failed after hundreds of rows and left them under the
-    output's name, a CSV that looked finished (session 15: 611 of 20,000 rows)."""
+    output's name, a CSV that looked finished (once, 611 of 20,000 rows)."""
     made = data.generate(3, 4, small_share=1)
 
     def failing_part_way():
@@ -385,7 +385,7 @@ def test_a_position_free_prefix_model_answers_a_maze_the_same_anywhere_on_the_ca
     """A maze moved across the canvas (walls all round, far from its edges) gets the same logits with
     `position_free_prefix`; with rotary positions between the prefix token and the cells, a cell's view of
     the prefix depends on where it sits, and the logits differ (the shipped model: reached 22% of 21x21 mazes at
-    the top-left, 8% moved 9 cells down and right; training/maze-nbr/runs.sh n30)."""
+    the top-left, 8% moved 9 cells down and right; weights/maze/README.md)."""
     import torch
 
     from trmsolve.config import ModelConfig

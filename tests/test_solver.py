@@ -126,7 +126,7 @@ def test_halting_rules_and_steps() -> None:
 
 def test_a_verified_view_runs_the_models_own_budget_else_twice_the_trained_steps_and_at_least_32(tmp_path) -> None:
     """The bundled maze model trained with 32 steps draws hard 30x30 paths past its 64th (its config says 128 a
-    view: weights/maze/README.md, session 22); a model without a budget of its own runs twice its trained
+    view: weights/maze/README.md); a model without a budget of its own runs twice its trained
     steps, at least 32 (a 16-step model keeps 32 a view: docs/verified.md). The budget survives a save."""
     maze, sudoku = trmsolve.load_model("maze"), trmsolve.load_model("sudoku")
     assert (maze.info.default_steps, sudoku.info.default_steps) == (32, 16)

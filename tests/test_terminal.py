@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from conftest import interruptible
-from terminal import ROOT, TRMSOLVE, plain, run_cli
+from terminal import ROOT, TRMSOLVE, interrupt_when_shown, plain, run_cli
 
 EASY = "examples/sudoku/easy.txt"
 COLLECTION = "examples/sudoku/collection.txt"
@@ -115,36 +112,6 @@ def test_models_listing_is_one_readable_line_per_model() -> None:
     assert any(line.startswith("sudoku ") and "% of " in line for line in listed)
     records = json_records(run_cli("models", "--json", stdout_tty=False, stderr_tty=False).stdout)
     assert all("/work/" not in json.dumps(r["metrics"]) for r in records)  # nothing machine-specific shipped
-
-
-def interrupt_when_shown(args: list[str], marker: str, stdout: int, times: int = 1) -> tuple[int, str]:
-    """Run `trmsolve *args` with stderr on a terminal, press Ctrl-C once `marker` has been on the screen `times`
-    times (within two minutes); the exit code and all the terminal showed, escape codes and all."""
-    import pty
-
-    controller, device = pty.openpty()
-    process = subprocess.Popen(
-        [TRMSOLVE, *args], cwd=ROOT, stdout=stdout, stderr=device, env={**os.environ, "TERM": "xterm"},
-        preexec_fn=interruptible,
-    )  # fmt: skip
-    os.close(device)
-    seen = b""
-    try:
-        deadline = time.monotonic() + 120
-        while plain(seen.decode(errors="replace")).count(marker) < times and time.monotonic() < deadline:
-            seen += os.read(controller, 4096)
-        assert plain(seen.decode(errors="replace")).count(marker) >= times, seen
-        process.send_signal(signal.SIGINT)
-        code = process.wait(timeout=120)
-    finally:
-        process.kill()  # never left running when the test fails
-    try:
-        while chunk := os.read(controller, 4096):
-            seen += chunk
-    except OSError:
-        pass
-    os.close(controller)
-    return code, seen.decode(errors="replace")
 
 
 def many_puzzles(folder: Path, count: int = 3000) -> Path:

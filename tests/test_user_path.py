@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from conftest import FIXTURES
-from terminal import ROOT, TRMSOLVE, plain, run_cli
+from terminal import ROOT, TRMSOLVE, interrupt_when_shown, plain, run_cli
 
 # top95 #1: the bundled model solves it by another view (view 3) within a second or two.
 TOP95_1 = "4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......"
@@ -107,3 +107,11 @@ def test_a_single_hard_puzzle_shows_progress_every_second() -> None:
     screen = plain(b"".join(chunk for _, chunk in chunks).decode(errors="replace"))
     assert "1 puzzle" in screen and "views running" in screen and "✓ solved" in screen
     assert max(b - a for a, b in itertools.pairwise(times)) < 1.0
+
+
+def test_adapting_shows_its_progress_and_ctrl_c_says_what_was_done() -> None:
+    """`--adapt` once showed nothing for minutes, and Ctrl-C then exited without a word."""
+    args = ["arc", "examples/arc/flip_horizontal.json", "--adapt", "--threads", "1"]
+    code, screen = interrupt_when_shown(args, "adapting flip_horizontal: choosing where to start", subprocess.DEVNULL)
+    assert code == 130
+    assert "interrupted while adapting flip_horizontal: 0 of 1 unseen tasks adapted" in plain(screen)

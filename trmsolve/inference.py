@@ -6,7 +6,7 @@ puzzle's final logits are exactly those that running every step would give at th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,11 +59,8 @@ def pass_rows(model: RecursiveReasoningModel, positions: torch.Tensor | None) ->
     return rows_per_pass(model.device, tokens * model.config.hidden_size, model.dtype.itemsize)
 
 
-def crop_groups(
-    model: RecursiveReasoningModel, inputs: np.ndarray | torch.Tensor | Sequence[np.ndarray]
-) -> list[list[int]]:
-    """Rows of `inputs` [B, seq_len] grouped by the canvas crop each runs on alone (`ModelConfig.canvas_crop`);
-    or puzzles given as [views, seq_len] each, by the crop that holds all of a puzzle's views.
+def crop_groups(model: RecursiveReasoningModel, inputs: np.ndarray | torch.Tensor) -> list[list[int]]:
+    """Rows of `inputs` [B, seq_len] grouped by the canvas crop each runs on alone (`ModelConfig.canvas_crop`).
 
     The network runs a batch on one crop, the square that holds its largest puzzle, and the prefix token sees
     every cell of it: a 13x15 maze beside a 30x30 one ran on the whole canvas and could get another answer than
@@ -73,7 +70,7 @@ def crop_groups(
         return [list(range(len(inputs)))]
     groups: dict[int, list[int]] = {}
     for i, row in enumerate(inputs):
-        positions = model.canvas_positions(torch.as_tensor(row).reshape(-1, row.shape[-1]))
+        positions = model.canvas_positions(torch.as_tensor(row)[None])
         groups.setdefault(0 if positions is None else len(positions), []).append(i)
     return list(groups.values())
 

@@ -15,7 +15,7 @@ DEFAULT_VIEWS = 8  # chosen from the measured accuracy/compute curve (docs/verif
 # A view runs up to twice the steps its model trained with, and at least this many: 32 for the 16-step Sudoku
 # and published models (docs/verified.md). A model's config may set its own measured budget (`view_steps`): the
 # bundled maze model (trained with 32) draws long paths past its 64th step and says 128 (weights/maze/README.md,
-# sessions 21-22).
+# "Results").
 DEFAULT_STEPS_PER_VIEW = 32
 
 

@@ -98,6 +98,10 @@ def trace_frame(kind: PuzzleKind, step: Step) -> RenderableType:
     count = 0 if step.changed is None else int(step.changed.sum())
     changed = "first answer" if step.changed is None else f"{count} cell{'s' * (count != 1)} changed"
     confidence = float(step.confidence.mean()) if step.confidence.size else 0.0
+    if step.caption:  # not one run's step: what the frame shows instead
+        status = Text.assemble((step.caption, "bold"), (" · stops here" if step.last else "", "bold"))
+        grid = kind.render(step.puzzle, step.answer, changed=step.changed, confidence=step.confidence)
+        return Group(Text(step.puzzle.source, style="dim"), status, grid)
     status = Text.assemble(
         (f"step {step.step}/{step.max_steps}", "bold"),
         f" · {changed} · confidence {confidence:.2f} · q_halt {step.q_halt_prob:.2f} ",

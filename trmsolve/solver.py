@@ -276,6 +276,7 @@ class Step:
     last: bool  # the puzzle stops after this step
     view: int = 0  # verified solving: which view this step belongs to (0 = the puzzle as given)
     symmetry: str = "as given"
+    caption: str = ""  # what the frame shows when it is not a step of one run (ARC: the vote's answer)
 
 
 # --------------------------------------------------------------------------------------------------- solve

@@ -36,9 +36,11 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
+    from trmsolve.arc_solve import ArcAnswer
     from trmsolve.cli.view import SolveView
     from trmsolve.kinds import Puzzle
     from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.solver import Step
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,18 @@ class AdaptProgress:
         self.bar.update(self.training, completed=done, description=f"adapting {self.task}: loss {value:.3f}")
 
 
+def voted_frame(answer: ArcAnswer) -> Step:
+    """The last `--trace` frame of an ARC test input: attempt 1 of the vote, the answer it reports."""
+    import numpy as np
+
+    from trmsolve.solver import Step
+
+    best = answer.candidates[0]
+    caption = f"the vote's answer: attempt 1, {best.votes}/{answer.runs} votes over the augmented versions"
+    ones = np.ones(best.grid.shape)
+    return Step(answer.puzzle, 0, 0, best.grid, None, ones, best.q_halt_prob, True, caption=caption)
+
+
 def solve_arc(
     puzzles: list[Puzzle],
     network: RecursiveReasoningModel,
@@ -167,6 +181,13 @@ def solve_arc(
         answers = predict(
             network, puzzles, max_views=options.views, batch_size=options.batch_size, progress=progress, **run
         )
+    if tracer is not None:  # the trace ends on the answer reported: the vote's first attempt
+        try:
+            for answer in answers:
+                if answer.candidates and answer.candidates[0].grid.size:  # a grid to draw
+                    tracer(voted_frame(answer))
+        finally:
+            tracer.close()
     shown = view.shown
     for answer in answers:
         if view.json_output:
