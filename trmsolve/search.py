@@ -234,6 +234,7 @@ class ContinuousBatch:
         """Puzzles in the batch, not yet settled."""
         return self.count
 
+    @torch.inference_mode()
     def add(self, key: Hashable, puzzle: Puzzle, identifier: int = 0) -> None:
         """Put a puzzle in the batch; `key` names it in what comes out."""
         views = _views(self.model, self.kind, puzzle, self.options)
