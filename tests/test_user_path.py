@@ -115,3 +115,16 @@ def test_adapting_shows_its_progress_and_ctrl_c_says_what_was_done() -> None:
     code, screen = interrupt_when_shown(args, "adapting flip_horizontal: choosing where to start", subprocess.DEVNULL)
     assert code == 130
     assert "interrupted while adapting flip_horizontal: 0 of 1 unseen tasks adapted" in plain(screen)
+
+
+def test_the_arc_trace_ends_on_the_voted_answer() -> None:
+    """The trace draws the plain version of the task step by step; the answer reported is the vote over every
+    augmented version, so the last frame is that."""
+    run = run_cli("arc", "examples/arc/b1948b0a.json", "--trace", "--trace-delay", 0, "--json", stderr_tty=False)
+    (record,) = [json.loads(line) for line in run.stdout.splitlines()]
+    lines = run.stderr.splitlines()
+    caption = max(i for i, line in enumerate(lines) if line.startswith("the vote's answer: attempt 1"))
+    rows = record["attempts"][0].splitlines()
+    width = len(rows[0])  # each line: the input's row, then the answer's
+    drawn = ["".join(lines[caption + 2 + r].split()[-width:]) for r in range(len(rows))]
+    assert drawn == rows and "stops here" in lines[caption]

@@ -112,7 +112,7 @@ def prepare_arc_model(
 
 
 # Measured with the bundled arc-demo model on two cores of an AVX2 CPU (docs/arc.md, "--adapt").
-ADAPT_COST = "minutes a task on a CPU"
+ADAPT_COST = "about 4 minutes a task on two CPU cores"
 
 
 class AdaptProgress:
