@@ -73,7 +73,7 @@ def test_usage_errors_help_and_version_as_git_prints_them() -> None:
     assert bad.code == 2
     assert bad.stderr.splitlines() == ["error: No such option: --bogus", "see 'trmsolve sudoku --help'"]
     short = run_cli("sudoku", "-h", stdout_tty=False, stderr_tty=False)
-    assert short.code == 0 and short.stdout.startswith("Usage: trmsolve sudoku [OPTIONS] {INPUT}...")
+    assert short.code == 0 and short.stdout.startswith("Usage: trmsolve sudoku [OPTIONS] INPUT...")
     assert "<bool>" not in short.stdout and "<str>" not in short.stdout and "(the checkpoint" not in short.stdout
     version = run_cli("--version", stdout_tty=False, stderr_tty=False)
     assert version.code == 0 and version.stdout.startswith("trmsolve ")

@@ -3,6 +3,7 @@ solving, overall and by difficulty tier. `trmsolve eval` reports it and `train -
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -86,17 +87,22 @@ def evaluate(
     tiers: np.ndarray | None = None,
     batch_size: int = 256,
     modes: tuple[str, ...] = MODES,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Exact whole-answer accuracy with `halt=False` (all steps) and `halt=True`, overall and per tier, and
-    the share right at some step of the run (`reached`)."""
+    the share right at some step of the run (`reached`). `progress(done, total)` after each batch."""
     model.eval()
     exact, reached, steps = ({mode: np.zeros(len(inputs), dtype) for mode in modes} for dtype in (bool, bool, int))
-    for group in crop_groups(model, inputs):  # as `solve` runs them: an answer does not depend on its batch
+    done = 0
+    for group in crop_groups(model, inputs):  # an answer does not depend on its batch
         for start in range(0, len(group), batch_size):
             rows = np.array(group[start : start + batch_size])
             scores = score_batch(model, inputs[rows], labels[rows], puzzle_identifiers[rows])
             for mode in modes:
                 exact[mode][rows], reached[mode][rows], steps[mode][rows] = (t.numpy() for t in scores[mode])
+            done += len(rows)
+            if progress is not None:
+                progress(done, len(inputs))
     results: dict[str, Any] = {"n": len(inputs)}
     for mode in modes:
         results[mode] = {
@@ -118,13 +124,20 @@ def evaluate_verified(
     options: SolveOptions,
     *,
     tiers: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Exact accuracy of verified solving (the CLI's default) on the first `limit` puzzles of a held-out CSV,
-    with its compute: mean steps of the deciding view and mean puzzle-steps over all views."""
+    with its compute: mean steps of the deciding view and mean puzzle-steps over all views. `progress(done,
+    total)` as each puzzle settles."""
     from trmsolve.solver import read_inputs, solve
 
     puzzles = [p for p in islice(read_inputs([csv_path], task), limit) if not isinstance(p, TrmsolveError)]
-    results = list(solve(puzzles, model, kind=task, options=options))
+    results = []
+    for result in solve(puzzles, model, kind=task, options=options):
+        results.append(result)
+        if progress is not None:
+            progress(len(results), len(puzzles))
+    results.sort(key=lambda result: result.index)  # they settle in any order; the tiers go by row
     exact = np.array([bool(r.correct) for r in results])
     entry: dict[str, Any] = {
         "exact": round(float(exact.mean()), 4) if len(exact) else 0.0,

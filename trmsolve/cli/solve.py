@@ -122,8 +122,7 @@ def solve_puzzles(
             min=0.0,
             max=1.0,
             metavar="P",
-            help="Halt when the Q head's halting probability exceeds P (default: the trained rule); Sudoku and maze: "
-            "with --no-verify.",
+            help="With --no-verify: halt when the Q head's halting probability exceeds P (default: the trained rule).",
             show_default=False,
         ),
     ] = None,
@@ -284,12 +283,25 @@ ARC_ONLY = ("attempts", "submission", "arc_data", "identifiers", "adapt", "adapt
 NOT_ARC = ("verify", "keep_order")  # verified solving; arc votes over a whole run, so results never stream
 
 
+ARC_HELP = {  # where an option means something else for ARC, which votes and cannot check its answers
+    "max_steps": "Most refinement steps per augmented version (default: the checkpoint's, 16 for the published "
+    "models).",
+    "halt": "Stop each augmented version when the Q head says so; --no-halt runs every step, as the published "
+    "evaluation does.",
+    "halt_threshold": "Halt when the Q head's halting probability exceeds P (default: the trained rule).",
+}
+
+
 class KindCommand(TyperCommand):
-    """A solving command: one function serves every kind; each shows only the options that apply to it."""
+    """A solving command: one function serves every kind; each shows only the options that apply to it, in
+    the words that apply to it."""
 
     def get_params(self, ctx: Any) -> list[Any]:
         params = super().get_params(ctx)
         hidden = NOT_ARC if self.name == "arc" else ARC_ONLY
+        for param in params:
+            if self.name == "arc" and param.name in ARC_HELP:
+                param.help = ARC_HELP[param.name]
         return [p for p in params if p.name not in hidden]
 
 

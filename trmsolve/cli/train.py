@@ -58,10 +58,13 @@ def eval_command(kind: str) -> Callable[..., None]:
         compile: CompileOption = False,
         json_output: JsonOption = False,
     ) -> None:
+        from rich.console import Console
+
         from trmsolve.evaluation import evaluate, evaluate_verified, tier_names
         from trmsolve.hardware import describe, set_threads
         from trmsolve.models import load_model
         from trmsolve.options import SolveOptions
+        from trmsolve.render import count_bar
         from trmsolve.train import load_data
 
         set_threads(threads)
@@ -70,12 +73,16 @@ def eval_command(kind: str) -> Callable[..., None]:
         network = load_model(model, device=device.value, dtype=dtype.value, task=kind, compile=compile)
         inputs = split.inputs[:n]
         tiers = tier_names(kind, inputs, split.ratings[:n])
-        result = evaluate(
-            network, inputs, split.labels[:n], split.puzzle_identifiers[:n], batch_size=batch_size, tiers=tiers
-        )
-        if verified:
-            options = SolveOptions(views=views, max_steps=max_steps, batch_size=min(batch_size, 64))
-            result["verified"] = evaluate_verified(network, kind, data, n, options, tiers=tiers)
+        err = Console(stderr=True)
+        with count_bar(err) if err.is_terminal else nullcontext() as bar:  # minutes of work: never silent
+            result = evaluate(
+                network, inputs, split.labels[:n], split.puzzle_identifiers[:n], batch_size=batch_size, tiers=tiers,
+                progress=bar_updater(bar, "published protocol: all steps, puzzles"),
+            )  # fmt: skip
+            if verified:
+                options = SolveOptions(views=views, max_steps=max_steps, batch_size=min(batch_size, 64))
+                progress = bar_updater(bar, "verified solving, puzzles")
+                result["verified"] = evaluate_verified(network, kind, data, n, options, tiers=tiers, progress=progress)
         dtype_name = str(network.dtype).removeprefix("torch.")
         report = {"data": str(data), "model": model, "dtype": dtype_name, **result, "machine": describe(device.value)}
         print(json.dumps(report) if json_output else metrics_text(result), flush=True)
