@@ -234,22 +234,27 @@ def build_arc(
     json_output: JsonOption = False,
 ) -> None:
     """Build the published ARC training data set (byte for byte what the published builder writes)."""
+    from rich.console import Console
+
     from trmsolve.arc_builder import build_arc_dataset
     from trmsolve.arc_solve import read_task_list
 
     wanted = read_task_list(tasks) if tasks is not None else None
+    err = Console(stderr=True)
+    building = f"building the ARC data set: {num_aug} augmented versions a task, then writing {output_dir}"
     try:
-        report = build_arc_dataset(
-            input_file_prefix,
-            output_dir,
-            [*subsets, *ctx.args],  # the published `--subsets a b c`: click leaves b and c as extra arguments
-            test_set_name,
-            test_set_name2=test_set_name2,
-            seed=seed,
-            num_aug=num_aug,
-            puzzle_identifiers_start=puzzle_identifiers_start,
-            tasks=set(wanted) if wanted is not None else None,
-        )
+        with err.status(building) if err.is_terminal else nullcontext():  # minutes for a whole subset
+            report = build_arc_dataset(
+                input_file_prefix,
+                output_dir,
+                [*subsets, *ctx.args],  # the published `--subsets a b c`: click leaves b and c as extra arguments
+                test_set_name,
+                test_set_name2=test_set_name2,
+                seed=seed,
+                num_aug=num_aug,
+                puzzle_identifiers_start=puzzle_identifiers_start,
+                tasks=set(wanted) if wanted is not None else None,
+            )
     except ValueError as exc:
         raise TrmsolveError(str(exc)) from None
     sizes = {
