@@ -128,8 +128,9 @@ class SolveView:
                         progress.update(task, completed=summary.puzzles, valid=summary.valid, rate=rate)
         except KeyboardInterrupt:  # after the progress display is gone, so this line stays on screen
             where = "as JSON Lines on stdout" if self.json_output else "above"
-            print(f"interrupted: {summary.puzzles} of {total} puzzles done (their results are {where}); "
-                  f"{batch_work(tick) if tick else 'none running'}", file=sys.stderr, flush=True)  # fmt: skip
+            running = f"; {batch_work(tick)}" if tick else ""
+            print(f"interrupted: {summary.puzzles} of {total} puzzles done (their results are {where}){running}",
+                  file=sys.stderr, flush=True)  # fmt: skip
             raise typer.Exit(EXIT_INTERRUPTED) from None
         finally:
             if self.tracer is not None:
