@@ -174,11 +174,11 @@ def test_init_may_change_the_recursion_but_no_weight(tmp_path: Path) -> None:
     assert recorded.model.canvas_crop == 9  # the initial model's too: --canvas-crop was not typed
     assert recorded.puzzle_emb_lr == 1e-4  # the published maze rate (ARC's is 1e-2)
     assert not recorded.model.position_free_prefix
-    whole = tmp_path / "whole"  # typed, even 0 (the whole canvas) replaces it
-    typed = ("--minutes", "0.01", "--threads", "1", "--canvas-crop", "0", "--position-free-prefix")
+    whole = tmp_path / "whole"  # typed, even 0 (the whole canvas) replaces it; --act-steps is --max-steps' new name
+    typed = ("--minutes", "0.01", "--threads", "1", "--canvas-crop", "0", "--position-free-prefix", "--act-steps", "7")
     subprocess.run([*command, "-o", str(whole), *typed], check=True)
     model = TrainConfig.from_dict(json.loads((whole / "train_config.json").read_text())).model
-    assert (model.canvas_crop, model.position_free_prefix) == (0, True)
+    assert (model.canvas_crop, model.position_free_prefix, model.halt_max_steps) == (0, True, 7)
 
     config = dataclasses.replace(tiny_config(tmp_path / "c", 2), init=str(tmp_path / "exported"))
     with pytest.raises(TrmsolveError, match="hidden_size cannot change"):

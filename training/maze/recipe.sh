@@ -98,11 +98,11 @@ stage n38 --init runs/maze/n36/best --canvas-crop 17 --h-cycles 1 --compile --da
 stage n39 --init runs/maze/n38/best --compile --data data/maze_l4_train.csv --eval-data data/maze_l4_select.csv \
   --eval-size 100 --eval-minutes 8 --lr 5e-5 --warmup 50 --total-steps 3000 --minutes 40
 # 5. 19-21 a side with paths of 70+ on the 21x21 square, 32 ACT steps; best evaluation at step 437 (34 minutes).
-stage n41 --init runs/maze/n39/best --canvas-crop 21 --max-steps 32 --compile --data data/maze_m4_train.csv \
+stage n41 --init runs/maze/n39/best --canvas-crop 21 --act-steps 32 --compile --data data/maze_m4_train.csv \
   --eval-data data/maze_m3_select.csv --eval-size 100 --eval-minutes 10 --lr 3e-5 --warmup 20 --total-steps 1000 \
   --minutes 34
 # 6. 23-25 a side with paths of 60+ on the 25x25 square; best evaluation at step 220 (45 minutes; stopped at 73).
-stage n43 --init runs/maze/n41/best --canvas-crop 25 --max-steps 32 --compile --data data/maze_m5_train.csv \
+stage n43 --init runs/maze/n41/best --canvas-crop 25 --act-steps 32 --compile --data data/maze_m5_train.csv \
   --eval-data data/maze_l7_select150.csv --eval-size 100 --eval-minutes 12 --lr 3e-5 --warmup 20 \
   --total-steps 1500 --minutes 73
 # The shipped model is runs/maze/n43/best with its solving settings in config.json: canvas_crop 9 (solve on the

@@ -271,7 +271,7 @@ def train(
     h_cycles: Annotated[
         int,
         typer.Option(
-            help="With --init, replaces the initial model's, as do --l-cycles and --max-steps (no weight "
+            help="With --init, replaces the initial model's, as do --l-cycles and --act-steps (no weight "
             "depends on them)."
         ),
     ] = 3,
@@ -294,7 +294,14 @@ def train(
         float | None,
         typer.Option(help="Sign-SGD rate of the puzzle embeddings (default: the published 1e-2 for arc, 1e-4 else)."),
     ] = None,
-    max_steps: Annotated[int, typer.Option(help="ACT steps (halt_max_steps).")] = 16,
+    max_steps: Annotated[
+        int,
+        typer.Option(
+            "--act-steps",
+            "--max-steps",  # its first name, kept for old commands; the solvers' --max-steps is a view's budget
+            help="ACT steps the model learns to take (halt_max_steps); --max-steps is its old name.",
+        ),
+    ] = 16,
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[int | None, typer.Option(help="torch threads per process.")] = None,
     dtype: Annotated[
