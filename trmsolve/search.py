@@ -54,8 +54,12 @@ class Outcome:
     total_steps: int  # puzzle-steps spent over all its views
     q_halt_prob: float
     q_halts: bool  # the Q head said stop at the deciding step
-    confidence: float  # mean probability of the predicted token over the answer's cells
     seconds: float  # from the step the puzzle joined the batch until it was settled
+
+    @property
+    def confidence(self) -> float:
+        """Mean probability of the predicted token over the answer's cells."""
+        return float(self.cells.mean()) if self.cells.size else 0.0
 
 
 @dataclass
@@ -227,12 +231,7 @@ class ContinuousBatch:
         self.groups: dict[int, _Group] = {}
         self.turn = 0  # the group that steps next
         self.puzzle_steps = 0
-        self.count = 0  # puzzles in the batch
-
-    @property
-    def puzzles(self) -> int:
-        """Puzzles in the batch, not yet settled."""
-        return self.count
+        self.puzzles = 0  # in the batch, not yet settled
 
     @torch.inference_mode()
     def add(self, key: Hashable, puzzle: Puzzle, identifier: int = 0) -> None:
@@ -243,7 +242,7 @@ class ContinuousBatch:
         side = 0 if positions is None else len(positions)
         group = self.groups.setdefault(side, _Group(self.model, positions))
         group.add([(_Entry(key, puzzle, identifier, views, time.perf_counter()), 0)], self.noise)
-        self.count += 1
+        self.puzzles += 1
 
     @torch.inference_mode()
     def step(self) -> list[tuple[Hashable, Outcome]]:
@@ -287,7 +286,7 @@ class ContinuousBatch:
             ended = accepted or halts or group.steps[r] >= self.max_steps
             outcome = Outcome(
                 answer, cells, accepted, v, views.name(v), views.restart(v), group.steps[r], 0, float(q_halt[r]),
-                bool(q_halts[r]), float(cells.mean()) if cells.size else 0.0, now - entry.started,
+                bool(q_halts[r]), now - entry.started,
             )  # fmt: skip
             if accepted:
                 entry.outcome = outcome
@@ -320,7 +319,7 @@ class ContinuousBatch:
             for entry in present:
                 if entry.outcome is None and id(entry) in frames:
                     self.on_step(frames[id(entry)])
-        for entry in reversed(group.entries):  # --trace follows the lowest view still running
+        for entry in group.entries:  # --trace follows the lowest view still running
             entry.shown_view = entry.begun
         for entry, v in zip(group.entries, group.view, strict=True):
             entry.shown_view = min(entry.shown_view, v)
@@ -330,7 +329,7 @@ class ContinuousBatch:
         outcome = entry.outcome
         assert outcome is not None
         outcome.total_steps = entry.spent
-        self.count -= 1
+        self.puzzles -= 1
         if self.on_step is not None:  # the trace ends on the answer, whichever view found it
             self.on_step(ViewStep(entry.key, outcome.view, outcome.symmetry, outcome.view_steps, outcome.answer,
                                   outcome.cells, outcome.q_halt_prob, True))  # fmt: skip

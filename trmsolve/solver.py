@@ -353,13 +353,13 @@ def solve(
         raise TrmsolveError(f"batch size must be at least 1, not {options.batch_size}")
     name = model_name or str(model.info.provenance.get("name", model.config.arch))
     identifiers = identifier_map(model)
+    max_steps = options.steps_for(model, kind)
     running: dict[int, Puzzle] = {}  # by position in the input
-    trace = _Trace(options.steps_for(model, kind), running, on_step) if on_step is not None else None
+    trace = _Trace(max_steps, running, on_step) if on_step is not None else None
     batch = ContinuousBatch(model, kind, options, trace)
     pending = enumerate(puzzles)
-    held: dict[int, Result | PuzzleParseError] = {}  # in_order: what came before its turn
     order = _InputOrder() if in_order else None
-    fields = {"max_steps": options.steps_for(model, kind), "model": name,
+    fields = {"max_steps": max_steps, "model": name,
               "trained_steps": model.info.default_steps or model.config.halt_max_steps}  # fmt: skip
     more = True
     while True:
@@ -368,7 +368,7 @@ def solve(
             if item is None:
                 more = False
             elif isinstance(item, PuzzleParseError):
-                yield from order.release(index, item, held) if order else (item,)
+                yield from order.release(index, item) if order else (item,)
             else:
                 running[index] = item
                 batch.add(index, item, puzzle_identifier(item, identifiers))
@@ -377,7 +377,7 @@ def solve(
         for index, outcome in batch.step():
             assert isinstance(index, int)
             result = _result(kind, running.pop(index), outcome, index=index, **fields)
-            yield from order.release(index, result, held) if order else (result,)
+            yield from order.release(index, result) if order else (result,)
         if on_tick is not None:
             on_tick(batch.tick())
 
@@ -412,13 +412,12 @@ class _InputOrder:
 
     def __init__(self) -> None:
         self.next = 0
+        self.held: dict[int, Result | PuzzleParseError] = {}  # what came before its turn
 
-    def release(
-        self, index: int, item: Result | PuzzleParseError, held: dict[int, Result | PuzzleParseError]
-    ) -> Iterator[Result | PuzzleParseError]:
-        held[index] = item
-        while self.next in held:
-            yield held.pop(self.next)
+    def release(self, index: int, item: Result | PuzzleParseError) -> Iterator[Result | PuzzleParseError]:
+        self.held[index] = item
+        while self.next in self.held:
+            yield self.held.pop(self.next)
             self.next += 1
 
 
@@ -431,11 +430,10 @@ class _Trace:
 
     def __call__(self, step: ViewStep) -> None:
         assert isinstance(step.key, int)
-        previous = self.shown.get(step.key)
+        previous = self.shown.pop(step.key, None)
         changed = None if previous is None or previous.shape != step.answer.shape else previous != step.answer
-        self.shown[step.key] = step.answer
-        if step.last:
-            del self.shown[step.key]
+        if not step.last:  # a settled puzzle's frames are over
+            self.shown[step.key] = step.answer
         puzzle = self.puzzles[step.key]
         self.on_step(
             Step(puzzle, step.step, self.max_steps, step.answer, changed, step.confidence, step.q_halt_prob, step.last,

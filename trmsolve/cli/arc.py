@@ -55,7 +55,7 @@ class ArcSetup:
 
 
 def prepare_arc_model(
-    network: RecursiveReasoningModel, puzzles: list[Puzzle], setup: ArcSetup, *, err: Console, show_progress: bool
+    network: RecursiveReasoningModel, puzzles: list[Puzzle], setup: ArcSetup, *, err: Console
 ) -> None:
     """Give the model its identifier map (from --identifiers, or rebuilt from --arc-data for a published
     checkpoint) and, with --adapt, embeddings for the tasks it never saw; say what was done and what could
@@ -97,7 +97,7 @@ def prepare_arc_model(
     pairs = {str(p.meta["task_id"]): p.meta["train"] for p in puzzles}
     for number, task in enumerate(unknown):
         try:
-            with count_bar(err) if show_progress else nullcontext() as bar:
+            with count_bar(err) if err.is_terminal else nullcontext() as bar:
                 result = adapt_task(network, task, pairs[task], progress=AdaptProgress(bar, task), **adapt)
         except KeyboardInterrupt:
             print(f"interrupted while adapting {task}: {number} of {len(unknown)} unseen tasks adapted, nothing "
@@ -167,7 +167,7 @@ def solve_arc(
     from trmsolve.solver import solve
 
     kind, tracer = get_kind("arc"), view.tracer
-    prepare_arc_model(network, puzzles, setup, err=view.err, show_progress=view.err.is_terminal)
+    prepare_arc_model(network, puzzles, setup, err=view.err)
     run = {"max_steps": options.max_steps, "halt": options.halt, "halt_threshold": options.halt_threshold}
     if tracer is not None:  # the plain version of each test input, step by step (not part of the vote)
         try:
@@ -340,7 +340,7 @@ def eval_arc(
         adapt={"steps": adapt_steps, "start": adapt_start.value} if adapt else None,
     )
     err = Console(stderr=True, soft_wrap=True)
-    prepare_arc_model(network, puzzles, setup, err=err, show_progress=err.is_terminal)
+    prepare_arc_model(network, puzzles, setup, err=err)
     with count_bar(err) if err.is_terminal else nullcontext() as bar:
         progress = bar_updater(bar, "running augmented versions")
         answers = predict(

@@ -252,8 +252,8 @@ def warn_emulated_bf16(network: RecursiveReasoningModel, asked: Dtype) -> None:
 
 def point_past_the_trained_size(unsolved: list[Puzzle], network: RecursiveReasoningModel, model_name: str) -> None:
     """A note when mazes larger than the square a cropped model trained on are among the unsolved: that is where
-    the bundled maze model fails (14% of hard 30x30 mazes, weights/maze/README.md), and a person should hear what
-    else may solve them rather than retry."""
+    the bundled maze model fails most (weights/maze/README.md, "Limits"), and a person should hear what else may
+    solve them rather than retry."""
     from trmsolve.kinds.maze import maze_extent
 
     # The square of the run that made the weights: a model may solve on a smaller one (ModelConfig.canvas_crop).

@@ -66,10 +66,9 @@ class SolveView:
             self.progress_console = err
         elif not trace and out.is_terminal and not json_output and not quiet:
             self.progress_console = out
-        self.show_progress = self.progress_console is err
         # A program reading a pipe (`| jq`) may print to this same terminal as answers arrive, and a live bar
         # redrawn in place would leave its frames among those lines: into a pipe, progress is whole lines.
-        self.progress_lines = self.show_progress and is_pipe(out.file)
+        self.progress_lines = self.progress_console is err and is_pipe(out.file)
 
     def status(self, message: str) -> Any:
         """A spinner on stderr while something slow happens before the first answer (a terminal only)."""
@@ -109,8 +108,8 @@ class SolveView:
                         model_name=name, in_order=in_order)  # fmt: skip
         try:
             with progress_bar(self.progress_console) if live else nullcontext() as progress:
-                task = progress.add_task("solving", total=total, valid=0, rate=0.0, work=batch_work(None)) \
-                    if progress else None  # fmt: skip
+                fields = {"valid": 0, "rate": 0.0, "work": batch_work(None)}
+                task = progress.add_task("solving", total=total, **fields) if progress else None
                 for result in results:
                     summary.add(result)
                     if isinstance(result, PuzzleParseError):

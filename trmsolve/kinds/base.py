@@ -135,7 +135,7 @@ class PuzzleKind:
 
     def is_inline(self, text: str) -> bool:
         """Whether a command-line argument that names no file is a puzzle itself, as people paste them (Sudoku's
-        81 cells); such an argument is parsed with `parse`. None by default."""
+        81 cells); such an argument is parsed with `parse`. False by default."""
         return False
 
     def inline_hint(self, text: str) -> str:
