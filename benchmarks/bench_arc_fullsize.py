@@ -34,7 +34,7 @@ import yaml
 
 from trmsolve.config import ModelConfig
 from trmsolve.hardware import describe
-from trmsolve.model import RecursiveReasoningModel
+from trmsolve.network import build_model
 
 IDENTIFIERS = 876_406  # rows of puzzle_emb.weights in arc_v1_public/step_518071
 TASK = "b1948b0a"
@@ -65,7 +65,7 @@ def write_stand_in(folder: Path, rows: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = ModelConfig.from_published(ARCH, seq_len=900, vocab_size=12, num_puzzle_identifiers=rows)
     with torch.device("meta"):
-        shapes = {name: (t.shape, t.dtype) for name, t in RecursiveReasoningModel(config).state_dict().items()}
+        shapes = {name: (t.shape, t.dtype) for name, t in build_model(config).state_dict().items()}
     generator = torch.Generator().manual_seed(0)
     state = {PREFIX + name: torch.randn(shape, generator=generator, dtype=dtype) * 0.02 for name, (shape, dtype) in
              shapes.items()}  # fmt: skip

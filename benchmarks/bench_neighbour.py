@@ -3,7 +3,7 @@
 The two give the same result (tests/test_maze.py); this times them at the bundled maze model's attention shape
 (4 heads of 32) on the squares a maze runs on (9x9 to the full 30x30 canvas, one prefix token; `--sides`): the
 forward pass alone (solving) and forward plus backward (training), then one refinement step of the bundled maze model
-at each size, as `trmsolve maze` runs it, both ways. `trmsolve.model.STENCIL_MIN_TOKENS` picks between them
+at each size, as `trmsolve maze` runs it, both ways. `trmsolve.network.neighbour.STENCIL_MIN_TOKENS` picks between them
 (`STENCIL_MIN_TOKENS_BF16_CPU` in bfloat16 on a CPU: `--dtype bfloat16` times both ways in that format).
 
     python benchmarks/bench_neighbour.py --threads 1 --out benchmarks/results/neighbour_attention.json
@@ -23,11 +23,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-import trmsolve.model
+import trmsolve.network.neighbour
 from trmsolve.hardware import describe
-from trmsolve.inference import pass_rows
-from trmsolve.model import RecursiveReasoningModel, neighbour_attention, neighbour_mask, off_grid_keys
+from trmsolve.inference import pass_rows, run_step
 from trmsolve.models import load_model
+from trmsolve.network import RecursiveReasoningModel
+from trmsolve.network.neighbour import neighbour_attention, neighbour_mask, off_grid_keys
 
 SIDES = (9, 13, 17, 21, 25, 30)
 HEADS, HEAD_DIM, PREFIX = 4, 32, 1
@@ -69,12 +70,12 @@ def attention_times(side: int, batch: int, repeats: int, dtype: torch.dtype) -> 
 @contextmanager
 def stencil_from(tokens: int) -> Iterator[None]:
     """The model takes the stencil from `tokens` on inside the block, its own threshold after."""
-    saved = trmsolve.model.STENCIL_MIN_TOKENS, trmsolve.model.STENCIL_MIN_TOKENS_BF16_CPU
-    trmsolve.model.STENCIL_MIN_TOKENS = trmsolve.model.STENCIL_MIN_TOKENS_BF16_CPU = tokens
+    saved = trmsolve.network.neighbour.STENCIL_MIN_TOKENS, trmsolve.network.neighbour.STENCIL_MIN_TOKENS_BF16_CPU
+    trmsolve.network.neighbour.STENCIL_MIN_TOKENS = trmsolve.network.neighbour.STENCIL_MIN_TOKENS_BF16_CPU = tokens
     try:
         yield
     finally:
-        trmsolve.model.STENCIL_MIN_TOKENS, trmsolve.model.STENCIL_MIN_TOKENS_BF16_CPU = saved
+        trmsolve.network.neighbour.STENCIL_MIN_TOKENS, trmsolve.network.neighbour.STENCIL_MIN_TOKENS_BF16_CPU = saved
 
 
 def model_step(model: RecursiveReasoningModel, side: int, batch: int, repeats: int, stencil: bool) -> float:
@@ -88,7 +89,7 @@ def model_step(model: RecursiveReasoningModel, side: int, batch: int, repeats: i
         x = model.embed(inputs, None, positions)
         carry = model.initial_carry(batch, positions)
         rows = pass_rows(model, positions)
-        return batch / seconds(lambda: model.step(carry, x, positions, rows), repeats)
+        return batch / seconds(lambda: run_step(model, carry, x, positions, rows), repeats)
 
 
 def main() -> None:

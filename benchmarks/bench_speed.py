@@ -29,9 +29,10 @@ import torch
 
 from trmsolve.config import ModelConfig
 from trmsolve.hardware import cpu_flags, describe, map_passes, pass_slices, pass_workers
-from trmsolve.inference import pass_rows, pass_tokens
-from trmsolve.model import RecursiveReasoningModel, swiglu_width
+from trmsolve.inference import compile_steps, pass_rows, pass_tokens, run_step
 from trmsolve.models import load_model
+from trmsolve.network import RecursiveReasoningModel, build_model
+from trmsolve.network.layers import swiglu_width
 from trmsolve.options import DEFAULT_BATCH_SIZE
 from trmsolve.runtime import keep_freed_memory
 
@@ -101,13 +102,13 @@ def time_steps(
     rows = rows or pass_rows(model, positions)
     x = model.embed(inputs, None, positions)
     carry = model.initial_carry(batch, positions)
-    carry = model.step(carry, x, positions, rows).carry
+    carry = run_step(model, carry, x, positions, rows).carry
     runs: list[float] = []
     deadline = time.perf_counter() + min_seconds
     while not runs or time.perf_counter() < deadline:
         start = time.perf_counter()
         for _ in range(steps):
-            carry = model.step(carry, x, positions, rows).carry
+            carry = run_step(model, carry, x, positions, rows).carry
         runs.append((time.perf_counter() - start) / steps)
     return statistics.median(runs)
 
@@ -190,11 +191,11 @@ def main() -> None:
     }
     torch.manual_seed(0)
     for name, values in STAND_INS.items():
-        models[name] = RecursiveReasoningModel(ModelConfig(**values)).to(getattr(torch, args.dtype)).eval()
+        models[name] = build_model(ModelConfig(**values)).to(getattr(torch, args.dtype)).eval()
     if args.only:
         models = {name: model for name, model in models.items() if any(part in name for part in args.only)}
     for model in models.values() if args.compile else ():
-        model.compile_recursion()
+        compile_steps(model)
     rows: list[dict[str, Any]] = []
     print(f"{'model':42} {'batch':>5} {'GFLOP/step':>10} {'steps/s':>9} {'puzzles/s':>9} {'GFLOP/s':>8} {'of peak':>7}")
     for name, model in models.items():

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trmsolve.inference import run_step
 from trmsolve.kinds import get_kind
 from trmsolve.models import load_model
 from trmsolve.search import puzzle_seed
@@ -50,7 +51,7 @@ def first_passes(model: Any, puzzles: list, views: list[list[Any]], max_steps: i
         tokens = torch.from_numpy(np.stack([KIND.encode(views[p][v].apply(puzzles[p])) for p, v in rows]))
         x, carry, live = model.embed(tokens), model.initial_carry(len(rows)), list(range(len(rows)))
         for step in range(1, max_steps + 1):
-            out = model.step(carry, x)
+            out = run_step(model, carry, x)
             predictions = out.logits.argmax(-1).numpy()
             halts = model.halts(out.q_halt_logits, out.q_continue_logits).numpy()
             keep = []

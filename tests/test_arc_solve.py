@@ -41,8 +41,8 @@ from trmsolve.cli import app
 from trmsolve.config import CheckpointInfo, ModelConfig
 from trmsolve.errors import TrmsolveError
 from trmsolve.kinds import Puzzle, get_kind
-from trmsolve.model import RecursiveReasoningModel
 from trmsolve.models import load_model
+from trmsolve.network import RecursiveReasoningModel, build_model
 from trmsolve.options import SolveOptions
 from trmsolve.render import arc_answer_view, arc_score_table
 from trmsolve.solver import solve
@@ -89,7 +89,7 @@ def _copying_model(rows: torch.Tensor) -> RecursiveReasoningModel:
     read back by the LM head, the Q head reading embedding coordinate 12."""
     hidden = 16
     config = _config(len(rows), hidden, H_cycles=1, pos_encodings="none")
-    model = RecursiveReasoningModel(config, CheckpointInfo(task="arc", default_steps=2))
+    model = build_model(config, CheckpointInfo(task="arc", default_steps=2))
     with torch.no_grad():
         for tensor in (*model.parameters(), model.H_init, model.L_init):
             tensor.zero_()
@@ -115,7 +115,7 @@ def _tiny_trm(num_ids: int, seed: int = 0) -> RecursiveReasoningModel:
     """A randomly initialised ARC-shaped TRM (rope, 2 ACT steps) with random puzzle embeddings."""
     torch.manual_seed(seed)
     config = _config(num_ids, 32, H_cycles=2, pos_encodings="rope")
-    model = RecursiveReasoningModel(config, CheckpointInfo(task="arc", default_steps=2))
+    model = build_model(config, CheckpointInfo(task="arc", default_steps=2))
     with torch.no_grad():
         model.puzzle_emb.weights.normal_()
     return model.eval()

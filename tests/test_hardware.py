@@ -12,7 +12,8 @@ import torch
 
 from trmsolve import hardware
 from trmsolve.errors import TrmsolveError
-from trmsolve.model import StepOutput
+from trmsolve.inference import compile_steps, compiled_steps, run_step
+from trmsolve.network import StepOutput, build_model
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -78,7 +79,7 @@ def test_a_step_in_passes_gives_what_one_pass_gives() -> None:
     x = model.embed(inputs, None)
     carry = model.initial_carry(7)
     with torch.inference_mode():
-        whole, parts = model.step(carry, x), model.step(carry, x, rows=3)
+        whole, parts = run_step(model, carry, x), run_step(model, carry, x, rows=3)
     assert torch.allclose(whole.logits, parts.logits, atol=1e-4)
     assert torch.equal(whole.logits.argmax(-1), parts.logits.argmax(-1))
     assert torch.allclose(whole.carry.z_H, parts.carry.z_H, atol=1e-4)
@@ -108,10 +109,10 @@ def test_side_by_side_passes_compute_what_one_thread_computes() -> None:
     try:
         torch.set_num_threads(1)
         with torch.inference_mode():
-            alone = model.step(carry, x, rows=4)
+            alone = run_step(model, carry, x, rows=4)
         torch.set_num_threads(2)
         with torch.inference_mode():
-            side_by_side = model.step(carry, x, rows=4)
+            side_by_side = run_step(model, carry, x, rows=4)
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
@@ -133,9 +134,9 @@ def test_side_by_side_passes_run_under_the_callers_autocast() -> None:
         for count in (1, 2):
             torch.set_num_threads(count)
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-                outputs.append(model.step(carry, x, rows=4).carry.z_H)
+                outputs.append(run_step(model, carry, x, rows=4).carry.z_H)
         with torch.inference_mode():
-            plain = model.step(carry, x, rows=4).carry.z_H
+            plain = run_step(model, carry, x, rows=4).carry.z_H
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(outputs[0], outputs[1])
@@ -150,28 +151,28 @@ def test_a_compiled_step_gives_what_the_eager_step_gives_one_pass_after_another(
     recompile), run one after another: compiled code is not safe to call from several threads at once."""
     from trmsolve.config import ModelConfig
     from trmsolve.data.maze import load_tokens
-    from trmsolve.model import RecursiveReasoningModel
 
     torch.manual_seed(0)  # a small network of the bundled maze model's kind: compiling it takes seconds
     config = ModelConfig(seq_len=900, vocab_size=6, hidden_size=32, num_heads=2, H_cycles=2, L_cycles=2,
                          L_layers=1, neighbour_attention=True)  # fmt: skip
-    model = RecursiveReasoningModel(config).eval()
+    model = build_model(config).eval()
     inputs = torch.from_numpy(load_tokens(EXAMPLES / "maze" / "maze-hard.csv")[0])[[0, 1, 2, 3, 0]]
     x = model.embed(inputs)
 
     def steps() -> list[StepOutput]:
         carry, outputs = model.initial_carry(5), []
         for _ in range(2):
-            outputs.append(model.step(carry, x, rows=2))  # passes of 2, 2 and 1 puzzles
+            outputs.append(run_step(model, carry, x, rows=2))  # passes of 2, 2 and 1 puzzles
             carry = outputs[-1].carry
         return outputs
 
     with torch.inference_mode():
         eager = steps()
-        model.compile_recursion()
-        monkeypatch.setattr("trmsolve.model.map_passes", lambda *_: pytest.fail("compiled passes on threads"))
+        compile_steps(model)
+        monkeypatch.setattr("trmsolve.inference.map_passes", lambda *_: pytest.fail("compiled passes on threads"))
         compiled = steps()
-    assert model.compiled_recursion is not None and model.compiled_recursion.ready
+    recursion = compiled_steps(model)
+    assert recursion is not None and recursion.ready
     for a, b in zip(eager, compiled, strict=True):
         assert torch.allclose(a.logits, b.logits, atol=1e-4) and torch.equal(a.logits.argmax(-1), b.logits.argmax(-1))
         assert torch.allclose(a.carry.z_H, b.carry.z_H, atol=1e-4)

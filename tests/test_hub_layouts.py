@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from trmsolve.cli import app
 from trmsolve.config import ModelConfig
-from trmsolve.model import RecursiveReasoningModel
+from trmsolve.network import build_model
 
 ARC_FIXTURE = FIXTURES / "arc_builder"
 ARC_MAP = ARC_FIXTURE / "expected" / "identifiers.json"  # the fixture data set's map: 118 identifiers
@@ -40,7 +40,7 @@ def random_run(reference: str, task: str, *, identifiers: int = 1, seed: int = 0
     seq_len, vocab = SHAPES[task]
     config = ModelConfig.from_published(arch, seq_len=seq_len, vocab_size=vocab, num_puzzle_identifiers=identifiers)
     torch.manual_seed(seed)
-    model = RecursiveReasoningModel(config)
+    model = build_model(config)
     with torch.no_grad():
         for tensor in model.state_dict().values():
             tensor.normal_(0.0, 0.05)

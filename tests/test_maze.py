@@ -348,7 +348,7 @@ def test_neighbour_attention_equals_attention_under_the_neighbour_mask(prefix: i
     import torch
     import torch.nn.functional as F
 
-    from trmsolve.model import neighbour_attention, neighbour_mask, off_grid_keys
+    from trmsolve.network.neighbour import neighbour_attention, neighbour_mask, off_grid_keys
 
     torch.manual_seed(rows + width + prefix)
     q, k, v = (torch.randn(3, prefix + rows * width, 4, 8) for _ in range(3))  # [B, T, heads, d]
@@ -364,7 +364,7 @@ def test_position_free_prefix_scores_the_prefix_without_positions(prefix: int) -
     the prefix tokens, uses them; cells score their neighbours with the rotated q and k."""
     import torch
 
-    from trmsolve.model import neighbour_attention, neighbour_mask, off_grid_keys
+    from trmsolve.network.neighbour import neighbour_attention, neighbour_mask, off_grid_keys
 
     torch.manual_seed(prefix)
     rows = width = 5
@@ -389,14 +389,14 @@ def test_a_position_free_prefix_model_answers_a_maze_the_same_anywhere_on_the_ca
     import torch
 
     from trmsolve.config import ModelConfig
-    from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.network import build_model
 
     torch.manual_seed(0)
     config = ModelConfig(
         seq_len=900, vocab_size=6, hidden_size=32, num_heads=2, puzzle_emb_ndim=32, H_cycles=1, L_cycles=1,
         neighbour_attention=True, position_free_prefix=free,
     )  # fmt: skip
-    model = RecursiveReasoningModel(config).eval()
+    model = build_model(config).eval()
     with torch.no_grad():
         model.puzzle_emb.weights.normal_()  # zero-initialised: a zero prefix token scores 0 anywhere
     maze = np.where(np.random.default_rng(0).random((5, 5)) < 0.3, WALL, OPEN)
@@ -422,13 +422,13 @@ def test_bfloat16_on_a_cpu_takes_the_stencil_at_every_size() -> None:
 
     import torch
 
-    from trmsolve.model import RecursiveReasoningModel
     from trmsolve.models import load_model
+    from trmsolve.network import build_model
 
     cells = torch.arange(9)[:, None] * 30 + torch.arange(9)[None, :]  # a 9x9 crop: 82 tokens
     bundled = load_model("maze", dtype="float32")
     assert bundled.config.position_free_prefix and bundled.layout(cells.reshape(-1)).stencil is not None
-    model = RecursiveReasoningModel(replace(bundled.config, position_free_prefix=False)).eval()
+    model = build_model(replace(bundled.config, position_free_prefix=False)).eval()
     assert model.layout(cells.reshape(-1)).stencil is None
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert model.layout(cells.reshape(-1)).stencil is not None
@@ -441,11 +441,11 @@ def test_neighbour_attention_moves_information_one_cell_per_block() -> None:
     import torch
 
     from trmsolve.config import ModelConfig
-    from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.network import build_model
 
     torch.manual_seed(0)
     config = ModelConfig(seq_len=36, vocab_size=6, hidden_size=32, num_heads=2, neighbour_attention=True)
-    model = RecursiveReasoningModel(config).eval()
+    model = build_model(config).eval()
     inputs = torch.from_numpy(CHAR_TO_TOKEN[np.full((1, 36), OPEN)])
     changed = inputs.clone()
     changed[0, 0] = int(CHAR_TO_TOKEN[WALL])  # top-left corner of the 6x6 grid

@@ -24,7 +24,7 @@ import resource, sys, torch
 import trmsolve.cli as cli
 sys.argv = ["trmsolve", "version"]
 cli.run()
-from trmsolve.inference import pass_rows
+from trmsolve.inference import pass_rows, run_step
 from trmsolve.models import load_model
 model = load_model("maze", dtype="float32")
 torch.manual_seed(0)
@@ -37,7 +37,7 @@ with torch.inference_mode():
     for step in range(8):
         if step == 2:
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        carry = model.step(carry, x, positions, pass_rows(model, positions)).carry
+        carry = run_step(model, carry, x, positions, pass_rows(model, positions)).carry
 print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 6)
 """
 

@@ -25,7 +25,7 @@ _API = {
     "get_kind": "trmsolve.kinds",
     "Puzzle": "trmsolve.kinds",
     "SolveOptions": "trmsolve.options",
-    "RecursiveReasoningModel": "trmsolve.model",
+    "RecursiveReasoningModel": "trmsolve.network",
     "ModelConfig": "trmsolve.config",
     "TrmsolveError": "trmsolve.errors",
     "PuzzleParseError": "trmsolve.errors",

@@ -51,7 +51,7 @@ from trmsolve.kinds.arc import Arc
 
 if TYPE_CHECKING:
     from trmsolve.kinds import Puzzle
-    from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.network import RecursiveReasoningModel
 
 PASS_KS = (1, 2, 5, 10, 100, 1000)  # the K of pass@K that the published evaluator reports
 SUBMISSION_ATTEMPTS = 2  # attempts per test input in an ARC Prize submission
@@ -545,7 +545,8 @@ def adapt(
     import torch
     import torch.nn.functional as F
 
-    from trmsolve.model import Carry, PuzzleEmbedding
+    from trmsolve.network import Carry
+    from trmsolve.network.layers import PuzzleEmbedding
     from trmsolve.train import IGNORE_LABEL, SignSGD, token_losses
 
     config = model.config
@@ -656,7 +657,7 @@ def nearest_rows(
     batch: the share of the work done."""
     import torch
 
-    from trmsolve.model import Carry
+    from trmsolve.network import Carry
     from trmsolve.train import IGNORE_LABEL, token_losses
 
     names = model.identifiers or [BLANK_IDENTIFIER] * model.config.num_puzzle_identifiers

@@ -32,7 +32,7 @@ from safetensors.torch import save_file
 
 from trmsolve.config import ARCH_NAMES, TASK_SHAPES, CheckpointInfo, ModelConfig
 from trmsolve.errors import CheckpointError
-from trmsolve.model import RecursiveReasoningModel
+from trmsolve.network import RecursiveReasoningModel, build_model
 
 FORMAT = "trmsolve"
 FORMAT_VERSION = 1
@@ -134,7 +134,7 @@ def load_model_dir(model_dir: str | Path) -> RecursiveReasoningModel:
     config, info = read_config(model_dir)
     weights = model_dir / WEIGHTS_FILE
     state = mapped_safetensors(weights)
-    model = build_model(config, info, state, str(weights))
+    model = model_from_state(config, info, state, str(weights))
     identifiers = model_dir / IDENTIFIERS_FILE
     if identifiers.exists():
         model.identifiers = json.loads(identifiers.read_text())
@@ -170,7 +170,7 @@ def mapped_safetensors(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def build_model(
+def model_from_state(
     config: ModelConfig, info: CheckpointInfo, state: dict[str, torch.Tensor], source: str
 ) -> RecursiveReasoningModel:
     """Instantiate from `config` and load `state` strictly, naming the first mismatch in one line.
@@ -180,7 +180,7 @@ def build_model(
     try:
         config.check()
         with torch.device("meta"):
-            expected = RecursiveReasoningModel(config, info).state_dict()
+            expected = build_model(config, info).state_dict()
     except ValueError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
     missing = sorted(set(expected) - set(state))
@@ -198,7 +198,7 @@ def build_model(
                 f"{source}: shape of {name} is {list(state[name].shape)}, the config needs {list(tensor.shape)}"
             )
     with torch.device("meta"):  # the weights become the parameters: no second copy of a large table
-        model = RecursiveReasoningModel(config, info)
+        model = build_model(config, info)
     model.load_state_dict({k: v.float() for k, v in state.items()}, assign=True)
     return model.eval()
 
@@ -344,7 +344,7 @@ def load_published(
         encoding=TASK_ENCODINGS.get(task or "", {}),
         provenance={"converted_from": path.name, "source_format": "published TRM/HRM training code"},
     )
-    return build_model(model_config, info, state, str(path))
+    return model_from_state(model_config, info, state, str(path))
 
 
 def convert(

@@ -14,7 +14,7 @@ import torch
 from trmsolve.errors import TrmsolveError
 from trmsolve.inference import crop_groups, refine
 from trmsolve.kinds import get_kind
-from trmsolve.model import RecursiveReasoningModel
+from trmsolve.network import RecursiveReasoningModel
 from trmsolve.options import SolveOptions
 
 IGNORE_LABEL = -100  # a label position neither scored nor trained on

@@ -57,7 +57,7 @@ from trmsolve.checkpoint import (
     run_config_among,
 )
 from trmsolve.errors import CheckpointError
-from trmsolve.model import RecursiveReasoningModel
+from trmsolve.network import RecursiveReasoningModel
 
 CONVERTED = "trmsolve-converted"
 CHECKPOINT_NAME = re.compile(r"(?:^|[_-])step_\d+$|^checkpoint$|\.(?:pt|pth|ckpt|bin|safetensors)$")

@@ -6,14 +6,57 @@ puzzle's final logits are exactly those that running every step would give at th
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from trmsolve.hardware import rows_per_pass
-from trmsolve.model import RecursiveReasoningModel
+from trmsolve.hardware import Compiled, map_passes, pass_slices, pass_workers, rows_per_pass
+from trmsolve.network import Carry, RecursiveReasoningModel, StepOutput
+
+# Models whose steps run through torch.compile (`compile_steps`); a model forgets it when it is freed.
+_COMPILED: weakref.WeakKeyDictionary[RecursiveReasoningModel, Compiled[Carry]] = weakref.WeakKeyDictionary()
+
+
+def compile_steps(model: RecursiveReasoningModel) -> None:
+    """Run `model`'s recursion through torch.compile from its next `run_step`: a 21x21 maze step 1.4x faster
+    (benchmarks/bench_speed.py --compile), after seconds (cached on disk) to minutes of compiling."""
+    _COMPILED[model] = Compiled(model.recurse)
+
+
+def compiled_steps(model: RecursiveReasoningModel) -> Compiled[Carry] | None:
+    """The compiled recursion `compile_steps` made for `model`, or None."""
+    return _COMPILED.get(model)
+
+
+def run_step(
+    model: RecursiveReasoningModel,
+    carry: Carry,
+    x: torch.Tensor,
+    positions: torch.Tensor | None = None,
+    rows: int | None = None,
+) -> StepOutput:
+    """One ACT step of `model` (see `RecursiveReasoningModel.step`), run the way the device is fastest: at most
+    `rows` puzzles a pass (`hardware.rows_per_pass`: a CPU is fastest when they fit its cache), the passes side
+    by side on the cores, and through torch.compile when `compile_steps` asked for it."""
+    compiled = compiled_steps(model)
+    slices = pass_slices(x.shape[0], rows, 1 if compiled else pass_workers(model.device))
+    if len(slices) > 1:
+
+        def one_pass(part: slice) -> StepOutput:
+            part_carry, part_x = carry.select(part), x[part]
+            if compiled:  # copies: a view's offset would be one more thing to compile for
+                part_carry, part_x = Carry(part_carry.z_H.clone(), part_carry.z_L.clone()), part_x.clone()
+            return run_step(model, part_carry, part_x, positions)
+
+        # Compiled code runs on one thread at a time: its passes one after another, each on every core.
+        return StepOutput.cat([one_pass(s) for s in slices] if compiled else map_passes(one_pass, slices, model.device))
+    if compiled is None:
+        return model.step(carry, x, positions)
+    new = compiled(carry, x, model.layout(positions))
+    return StepOutput(Carry(new.z_H.detach(), new.z_L.detach()), *model.heads(new.z_H))
 
 
 @dataclass
@@ -122,7 +165,7 @@ def refine(
     halted = torch.zeros(batch, dtype=torch.bool, device=device)
 
     for step in range(1, max_steps + 1):
-        out = model.step(carry, x, positions, rows)
+        out = run_step(model, carry, x, positions, rows)
         if positions is None:
             logits[running] = out.logits
         else:

@@ -27,7 +27,8 @@ from trmsolve.checkpoint import (
 )
 from trmsolve.errors import CheckpointError
 from trmsolve.hardware import resolve_device, resolve_dtype
-from trmsolve.model import RecursiveReasoningModel
+from trmsolve.inference import compile_steps
+from trmsolve.network import RecursiveReasoningModel
 
 
 def load_model(
@@ -41,7 +42,7 @@ def load_model(
 ) -> RecursiveReasoningModel:
     """Load a model for inference from a bundled name, one of our directories, a published checkpoint
     file, or `hf:OWNER/REPO[/SUBDIR][@REVISION]`. Returns it in eval mode on `device` in `dtype`, its steps
-    through torch.compile with `compile` (`RecursiveReasoningModel.compile_recursion`)."""
+    through torch.compile with `compile` (`inference.compile_steps`)."""
     text = str(source)
     path = Path(text).expanduser()
     if text.startswith("hf:"):
@@ -67,7 +68,7 @@ def load_model(
     target = resolve_device(device)
     model = model.to(device=target, dtype=resolve_dtype(dtype, target)).eval()
     if compile:
-        model.compile_recursion()
+        compile_steps(model)
     return model
 
 

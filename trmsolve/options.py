@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from trmsolve.kinds.base import PuzzleKind
 
 if TYPE_CHECKING:
-    from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.network import RecursiveReasoningModel
 
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_VIEWS = 8  # chosen from the measured accuracy/compute curve (docs/verified.md)

@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from trmsolve.inference import pass_rows
+from trmsolve.inference import pass_rows, run_step
 from trmsolve.kinds.base import Puzzle, PuzzleKind, Symmetry, canvas_cells
-from trmsolve.model import Carry, RecursiveReasoningModel
+from trmsolve.network import Carry, RecursiveReasoningModel
 from trmsolve.options import SolveOptions
 
 
@@ -257,7 +257,7 @@ class ContinuousBatch:
     def _step(self, group: _Group) -> list[tuple[Hashable, Outcome]]:
         model, kind, device = self.model, self.kind, self.model.device
         assert group.x is not None and group.carry is not None and group.tokens is not None
-        out = model.step(group.carry, group.x, group.positions, group.per_pass)
+        out = run_step(model, group.carry, group.x, group.positions, group.per_pass)
         confidence, predicted = out.logits.float().softmax(-1).max(-1)
         if group.positions is None:
             full, full_confidence = predicted, confidence

@@ -25,7 +25,7 @@ from trmsolve.kinds import Puzzle, PuzzleKind, Verdict, get_kind
 from trmsolve.options import SolveOptions
 
 if TYPE_CHECKING:
-    from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.network import RecursiveReasoningModel
     from trmsolve.search import Outcome, Tick, ViewStep
 
 STDIN = "-"

@@ -41,7 +41,8 @@ from trmsolve.config import TASK_SHAPES, CheckpointInfo, ModelConfig
 from trmsolve.errors import TrmsolveError
 from trmsolve.evaluation import IGNORE_LABEL, MODES, evaluate, selection_score, tier_names
 from trmsolve.hardware import Compiled, resolve_dtype
-from trmsolve.model import Carry, RecursiveReasoningModel, StepOutput
+from trmsolve.inference import compile_steps
+from trmsolve.network import Carry, RecursiveReasoningModel, StepOutput, build_model
 
 # The published sign-SGD rate of the puzzle embeddings: ARC has one embedding per task, each seen rarely; Sudoku and
 # Maze share one, seen in every batch, and publish the network's own rate for it. At 1e-2 the maze model's one
@@ -322,7 +323,7 @@ class Trainer:
         if config.augment and self.data.symmetries:  # what verified solving may use for its retries
             encoding["symmetries"] = list(self.data.symmetries)
         info = CheckpointInfo(task=config.task, default_steps=model_config.halt_max_steps, encoding=encoding)
-        self.model = RecursiveReasoningModel(model_config, info).to(self.device)
+        self.model = build_model(model_config, info).to(self.device)
         if initial is not None:
             self.model.load_state_dict(initial)
         self.model.identifiers = self.data.identifiers
@@ -343,7 +344,7 @@ class Trainer:
         for p in self.ema.parameters():
             p.requires_grad_(False)
         if config.compile:  # the held-out evaluations' steps too (each as long as several training steps)
-            self.ema.compile_recursion()
+            compile_steps(self.ema)
 
         emb = getattr(self.model, "puzzle_emb", None)
         dense = [p for n, p in self.model.named_parameters() if not n.startswith("puzzle_emb.")]

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from trmsolve.arc_solve import ArcAnswer
     from trmsolve.cli.view import SolveView
     from trmsolve.kinds import Puzzle
-    from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.network import RecursiveReasoningModel
     from trmsolve.solver import Step
 
 

@@ -33,7 +33,7 @@ from trmsolve.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS_PER_VIEW, DEFAULT
 
 if TYPE_CHECKING:
     from trmsolve.kinds import Puzzle, PuzzleKind
-    from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.network import RecursiveReasoningModel
 
 KIND_HELP = {
     "sudoku": "Solve Sudoku: one puzzle per line (81 cells, 0 or . for blanks, comments allowed), 9-line grids "

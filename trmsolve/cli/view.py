@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from trmsolve.errors import PuzzleParseError
     from trmsolve.kinds import Puzzle, PuzzleKind
-    from trmsolve.model import RecursiveReasoningModel
+    from trmsolve.network import RecursiveReasoningModel
     from trmsolve.options import SolveOptions
     from trmsolve.search import Tick
     from trmsolve.solver import Summary
