@@ -13,7 +13,7 @@ the real CLI in child processes and measures each one's wall time and peak resid
 
 Nothing this large is committed: the stand-in goes to --work (deleted at the end unless --keep).
 
-    python benchmarks/bench_arc_fullsize.py --out benchmarks/results/arc_fullsize.json    # on an idle CPU
+    python benchmarks/bench_arc_fullsize.py    # on an idle CPU; writes benchmarks/results/arc_fullsize_DATE.json
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from report import write_report
 
 from trmsolve.config import ModelConfig
 from trmsolve.hardware import describe
@@ -104,7 +105,9 @@ def measured(command: list[str]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/trmsolve-arc-fullsize"))
-    parser.add_argument("--out", type=Path, default=None, help="Write the figures as JSON here.")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Result file (default: benchmarks/results/NAME_DATE.json)."
+    )
     parser.add_argument("--threads", type=int, default=None, help="--threads for the solving runs.")
     parser.add_argument("--keep", action="store_true", help="Keep the stand-in files.")
     parser.add_argument("--rows", type=int, default=IDENTIFIERS, help="Puzzle identifiers (smaller: a dry run).")
@@ -145,8 +148,7 @@ def main() -> None:
         "projected_seconds_1000_views": round(one["seconds"] + 999 * per_view),
     }
     print(json.dumps(result, indent=1))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_report(result, "arc_fullsize", args.out)
     if not args.keep:
         shutil.rmtree(args.work, ignore_errors=True)
 

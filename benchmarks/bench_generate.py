@@ -1,7 +1,7 @@
 """Speed of the Sudoku generator (`trmsolve generate sudoku`): puzzles/s per tier with the numba-compiled
 exact solver and with the pure-Python one, numba's compile time, and the few-givens option's reach.
 
-    nice -n 19 python benchmarks/bench_generate.py --out benchmarks/results/generate_sudoku.json
+    nice -n 19 python benchmarks/bench_generate.py    # writes benchmarks/results/generate_sudoku_DATE.json
 
 Each run reports wall seconds and this process's CPU seconds (user + sys): on a machine shared with other
 work, CPU seconds are the steadier measure. Both solvers start from the same seed, so the pure-Python run
@@ -12,7 +12,6 @@ Compile time is measured in fresh processes with an empty numba cache (compiling
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from report import write_report
 from rich.console import Console
 from rich.table import Table
 
@@ -67,9 +67,7 @@ def timed_rows(n: int, **options: Any) -> tuple[list[data.Row], dict[str, float]
 
 def save(report: dict[str, Any], path: Path | None) -> None:
     """Write the numbers so far (a long run that gets stopped keeps what it measured)."""
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(report, "generate_sudoku", path)
 
 
 def givens(row: data.Row) -> int:
@@ -86,7 +84,9 @@ def main() -> None:
                         help="few-givens bounds to measure (numba)")  # fmt: skip
     parser.add_argument("--few-n", type=int, nargs=3, default=[8, 8, 2], metavar="N",
                         help="puzzles per --few bound: no-guess, search, hardest")  # fmt: skip
-    parser.add_argument("--out", type=Path, help="write the numbers as JSON")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Result file (default: benchmarks/results/NAME_DATE.json)."
+    )
     args = parser.parse_args()
 
     import numba

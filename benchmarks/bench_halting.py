@@ -16,7 +16,6 @@ Prints a table and writes the numbers as JSON (--out).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -29,6 +28,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from report import write_report
 from rich.console import Console
 from rich.table import Table
 
@@ -91,7 +91,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="the CLI default")
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per start-up measurement")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/halting.json"))
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Result file (default: benchmarks/results/NAME_DATE.json)."
+    )
     args = parser.parse_args()
     console = Console(stderr=True)
     script = trmsolve_script()
@@ -150,10 +152,8 @@ def main() -> None:
             "one_sudoku_under_2s": statistics.median(one_s) < GOAL_ONE_SUDOKU_S,
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(report, "halting", args.out)
     Console().print(_table(report))
-    console.print(f"wrote {args.out}")
 
 
 def _stats(times: list[float]) -> dict[str, float]:

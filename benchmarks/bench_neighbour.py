@@ -6,7 +6,7 @@ forward pass alone (solving) and forward plus backward (training), then one refi
 at each size, as `trmsolve maze` runs it, both ways. `trmsolve.network.neighbour.STENCIL_MIN_TOKENS` picks between them
 (`STENCIL_MIN_TOKENS_BF16_CPU` in bfloat16 on a CPU: `--dtype bfloat16` times both ways in that format).
 
-    python benchmarks/bench_neighbour.py --threads 1 --out benchmarks/results/neighbour_attention.json
+    python benchmarks/bench_neighbour.py --threads 1   # writes benchmarks/results/neighbour_attention_DATE.json
 
 Pause other work on the machine first (`kill -STOP`): figures from a busy CPU are not the machine's.
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from report import write_report
 
 import trmsolve.network.neighbour
 from trmsolve.hardware import describe
@@ -99,7 +100,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--sides", type=int, nargs="+", default=SIDES)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Result file (default: benchmarks/results/NAME_DATE.json)."
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -116,8 +119,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     result = {"machine": describe(), "threads": torch.get_num_threads(), "batch": args.batch, "dtype": args.dtype,
               "rows": rows}  # fmt: skip
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_report(result, "neighbour_attention", args.out)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ data each one writes is read by the others in the next. Each run here is a new P
 one puzzle on all threads, and the same on one thread. On the 2-vCPU virtual machines of this project the
 all-threads figure was bimodal from process to process while the peak was not (weights/sudoku/README.md).
 
-    python benchmarks/bench_one_puzzle.py --runs 10 --out benchmarks/results/one_puzzle.json   # idle CPU
+    python benchmarks/bench_one_puzzle.py --runs 10   # idle CPU; writes benchmarks/results/one_puzzle_DATE.json
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 from bench_speed import flops_per_puzzle_step, matmul_peak, sample_inputs, time_steps
+from report import write_report
 
 from trmsolve.hardware import describe
 from trmsolve.inference import pass_tokens
@@ -50,7 +51,9 @@ def main() -> None:
     parser.add_argument("--model", default="sudoku", help="bundled model name or directory")
     parser.add_argument("--runs", type=int, default=10, help="fresh processes")
     parser.add_argument("--seconds", type=float, default=2.0, help="timing per figure in each process")
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Result file (default: benchmarks/results/NAME_DATE.json)."
+    )
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # one fresh process's figures
     args = parser.parse_args()
     if args.measure:
@@ -69,11 +72,7 @@ def main() -> None:
     fractions = sorted(r["fraction_of_peak"] for r in runs)
     print(f"fraction of the peak: min {fractions[0]:.0%}, median {statistics.median(fractions):.0%}, "
           f"max {fractions[-1]:.0%}")  # fmt: skip
-    if args.out:
-        report = {"model": args.model, "machine": run["machine"], "runs": runs}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+    write_report({"model": args.model, "machine": run["machine"], "runs": runs}, "one_puzzle", args.out)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ picks the rows from the L2 cache size and `CACHE_SHARE`. This times one refineme
 each number of rows a pass, for the bundled models (the maze one on a 13x13 and on a 17x17 maze, each on the
 square its config's crop gives it), best of --repeats, and prints the rows the rule picks beside the fastest.
 
-    python benchmarks/bench_rows.py --out benchmarks/results/rows_per_pass.json     # on an idle CPU
+    python benchmarks/bench_rows.py     # on an idle CPU; writes benchmarks/results/rows_per_pass_DATE.json
 
 Pause other work on the machine first (`kill -STOP`): figures from a busy CPU are not the machine's.
 """
@@ -13,11 +13,11 @@ Pause other work on the machine first (`kill -STOP`): figures from a busy CPU ar
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 from bench_speed import sample_inputs, time_steps
+from report import write_report
 
 from trmsolve.hardware import CACHE_SHARE, describe
 from trmsolve.inference import pass_rows, pass_tokens
@@ -31,7 +31,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=3, help="timings per point; the best is kept")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/rows_per_pass.json"))
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Result file (default: benchmarks/results/NAME_DATE.json)."
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -61,9 +63,7 @@ def main() -> None:
         print(f"{label:14} {tokens:4} tokens, {state_kib:6.0f} KiB a row: rule {picked}, fastest {fastest}:  "
               + "  ".join(f"{r}:{v:.1f}" for r, v in rates.items()), flush=True)  # fmt: skip
     report = {"machine": machine, "cache_share": CACHE_SHARE, "batch": BATCH, "cases": cases}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(report, "rows_per_pass", args.out)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ layers, 16 puzzle-embedding tokens; Sudoku L_cycles 6 over 81 cells, mlp_t or at
 over the 900-cell canvas). A batch whose single step would take longer than --max-seconds (estimated from the
 batch before it) is skipped and says so.
 
-    python benchmarks/bench_speed.py --out benchmarks/results/speed.json     # on an idle CPU
+    python benchmarks/bench_speed.py     # on an idle CPU; writes benchmarks/results/speed_DATE.json
 
 Pause other work on the machine first (`kill -STOP`): figures from a busy CPU are not the machine's.
 """
@@ -18,7 +18,6 @@ Pause other work on the machine first (`kill -STOP`): figures from a busy CPU ar
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from report import write_report
 
 from trmsolve.config import ModelConfig
 from trmsolve.hardware import cpu_flags, describe, map_passes, pass_slices, pass_workers
@@ -169,7 +169,9 @@ def main() -> None:
                         help="the models' number format; fractions are of this format's matmul peak")  # fmt: skip
     parser.add_argument("--min-seconds", type=float, default=3.0, help="repeat each measurement this long at least")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="skip batches slower than this a step")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.json"))
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Result file (default: benchmarks/results/NAME_DATE.json)."
+    )
     parser.add_argument("--only", nargs="+", default=None, help="just the models whose names contain one of these")
     parser.add_argument("--compile", action="store_true",
                         help="steps through torch.compile, as `trmsolve ... --compile` runs them")  # fmt: skip
@@ -246,9 +248,7 @@ def main() -> None:
         "matmul_peak_gflops": {k: round(v, 1) for k, v in peak.items()},
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(report, "speed", args.out)
 
 
 if __name__ == "__main__":

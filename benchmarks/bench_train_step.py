@@ -20,6 +20,7 @@ from itertools import islice
 from pathlib import Path
 
 import torch
+from report import write_report
 
 from trmsolve.hardware import describe
 from trmsolve.train import TrainConfig, Trainer, default_model_config
@@ -43,15 +44,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=6, help="timed steps each way")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Result file (default: benchmarks/results/NAME_DATE.json)."
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as tmp:  # the run's scratch directory and data, gone afterwards
         result = measure(args, Path(tmp))
     print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_report(result, "train_step", args.out)
 
 
 def measure(args: argparse.Namespace, work: Path) -> dict:

@@ -16,7 +16,6 @@ Plotting needs matplotlib (`pip install -e ".[bench]"`).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from report import write_report
 
 from trmsolve.inference import run_step
 from trmsolve.kinds import get_kind
@@ -103,7 +103,9 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=max(VIEWS))
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/verified_curve.json"))
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Result file (default: benchmarks/results/NAME_DATE.json)."
+    )
     parser.add_argument("--plot", type=Path, default=None, help="PNG of accuracy against puzzle-steps")
     args = parser.parse_args()
     if args.threads:
@@ -160,9 +162,7 @@ def main() -> None:
             f"({best['views']} views x {best['steps']} steps, {best['puzzle_steps']:.1f} puzzle-steps)",
             flush=True,
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    args.out = write_report(report, "verified_curve", args.out)
     if args.plot:
         plot(report, args.plot)
         print(f"wrote {args.plot}")

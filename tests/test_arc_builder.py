@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trmsolve.arc_builder import (
+from trmsolve.arc.builder import build_arc_dataset
+from trmsolve.kinds.arc_grids import (
     Augmentation,
     apply_colour_permutation,
-    build_arc_dataset,
     dihedral_transform,
     grid_from_json,
     grid_hash,

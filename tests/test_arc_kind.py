@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from trmsolve.arc_builder import grid_to_tokens
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds import Puzzle, get_kind
+from trmsolve.kinds.arc_grids import grid_to_tokens
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "arc"
 ARC = get_kind("arc")

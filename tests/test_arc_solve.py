@@ -16,37 +16,25 @@ from conftest import REFERENCE
 from rich.console import Console
 from typer.testing import CliRunner
 
-from trmsolve.arc_builder import Augmentation, build_arc_dataset, grid_to_tokens
-from trmsolve.arc_solve import (
-    PUBLISHED_MAPS,
-    ArcAnswer,
-    Candidate,
-    MapSettings,
-    adapt,
-    attach_identifier_map,
-    identifier_map,
-    map_path,
-    nearest_rows,
-    predict,
-    score,
-    spread,
-    submission,
-    task_views,
-    use_bf16,
-    vote,
-    write_submission,
-)
+from trmsolve.arc.adapt import adapt, nearest_rows, use_bf16
+from trmsolve.arc.builder import build_arc_dataset
+from trmsolve.arc.identifiers import PUBLISHED_MAPS, MapSettings, attach_identifier_map, identifier_map, map_path
+from trmsolve.arc.predict import ArcAnswer, Candidate, predict, vote
+from trmsolve.arc.score import score, submission, write_submission
+from trmsolve.arc.views import spread, task_views
 from trmsolve.checkpoint import load_published, save_model
 from trmsolve.cli import app
 from trmsolve.config import CheckpointInfo, ModelConfig
 from trmsolve.errors import TrmsolveError
 from trmsolve.kinds import Puzzle, get_kind
+from trmsolve.kinds.arc_grids import Augmentation, grid_to_tokens
+from trmsolve.loss import IGNORE_LABEL, token_losses
 from trmsolve.models import load_model
 from trmsolve.network import RecursiveReasoningModel, build_model
 from trmsolve.options import SolveOptions
 from trmsolve.render import arc_answer_view, arc_score_table
 from trmsolve.solver import solve
-from trmsolve.train import IGNORE_LABEL, TrainConfig, Trainer, token_losses
+from trmsolve.train import TrainConfig, Trainer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "arc_builder"
 EXPECTED = FIXTURE / "expected"
@@ -297,9 +285,9 @@ def test_adapt_learns_only_new_rows_with_the_network_frozen() -> None:
     assert not before_answer.known
     before = {k: v.clone() for k, v in model.state_dict().items()}
     pairs = [(GRID, GRID[:, ::-1].copy()), (GRID[:2], GRID[:2, ::-1].copy())]
-    result = adapt(model, "new", pairs, steps=3, views=2)
+    result = adapt(model, "new", pairs, steps=3, versions=2)
 
-    assert (result.task_id, result.views, result.steps) == ("new", 2, 3) and result.seconds > 0
+    assert (result.task_id, result.versions, result.steps) == ("new", 2, 3) and result.seconds > 0
     after = model.state_dict()
     assert set(after) == set(before)
     for name, tensor in before.items():
@@ -349,12 +337,12 @@ def test_adapt_starts_from_the_nearest_known_embedding() -> None:
     model = _with_map(_tiny_trm(3))
     pairs = [(GRID, GRID[:, ::-1].copy()), (GRID[:2], GRID[:2, ::-1].copy())]
     table = model.puzzle_emb.weights.detach().clone()
-    result = adapt(model, "new", pairs, steps=1, views=2, lr=1e-9, weight_decay=0.0)
+    result = adapt(model, "new", pairs, steps=1, versions=2, lr=1e-9, weight_decay=0.0)
     assert all(name in model.identifiers[1:3] for name in result.started_from)
     for view, name in enumerate(result.started_from):  # one step of rate 1e-9 leaves the start in place
         start = table[model.identifiers.index(name)]
         torch.testing.assert_close(model.puzzle_emb.weights[3 + view], start, atol=1e-6, rtol=0)
-    zeros = adapt(_with_map(_tiny_trm(3)), "new", pairs, steps=1, views=2, start="zeros")
+    zeros = adapt(_with_map(_tiny_trm(3)), "new", pairs, steps=1, versions=2, start="zeros")
     assert zeros.started_from == ["zeros", "zeros"]
     with pytest.raises(TrmsolveError, match="unknown start"):
         adapt(_with_map(_tiny_trm(3)), "new", pairs, steps=1, start="far")
@@ -437,7 +425,7 @@ def test_arc_command_rebuilds_the_map_votes_and_writes_a_submission(
     result = runner.invoke(app, [*mine, "--arc-data", str(FIXTURE / "input"), "--adapt", "--adapt-steps", "2"])
     assert result.exit_code in (0, 1), result.output  # 1: the untrained model's answer is no grid
     assert "adapted mine in " in result.stderr and "s choosing where to start" in result.stderr
-    assert "then 2 steps over 4 views" in result.stderr
+    assert "then 2 steps over 4 augmented versions" in result.stderr
     assert json.loads(result.stdout)["runs"] == 4
 
 
@@ -508,7 +496,7 @@ def test_training_on_built_data_gives_a_model_that_carries_its_map(tmp_path: Pat
 
 def test_a_known_task_under_another_file_name_is_recognised_by_its_demonstrations(tmp_path: Path) -> None:
     """arc-demo knows b1948b0a; the same demonstrations saved as `task (1).json` are that task, not a guess."""
-    from trmsolve.arc_solve import recognise_tasks, task_fingerprint
+    from trmsolve.arc.views import recognise_tasks, task_fingerprint
 
     model = load_model("arc-demo")
     task = json.loads((EXAMPLES / "arc" / "b1948b0a.json").read_text())

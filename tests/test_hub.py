@@ -22,7 +22,7 @@ from conftest import REFERENCE, reference_config, reload_hf, saved
 from hub_server import HubServer
 from huggingface_hub import constants
 
-from trmsolve import hub
+from trmsolve import catalog, hub
 from trmsolve.checkpoint import convert, load_published, read_config
 from trmsolve.hub import Candidate, HubRef, find_models, parse_spec
 
@@ -292,8 +292,8 @@ def test_cached_and_known_models(hub_server: HubServer, tmp_path: Path) -> None:
         ("hf:owner/run/step_100@v1", "sudoku", "published"),
     ]
     assert cached[1].commit == run_commit and cached[1].local == hub.converted_dir("owner/run", run_commit, "step_100")
-    assert {k.task for k in hub.KNOWN_CHECKPOINTS} == {"sudoku", "maze", "arc"}
-    assert all(k.reported.startswith(("paper: ", "owner: ")) for k in hub.KNOWN_CHECKPOINTS)  # never ours
+    assert {k.task for k in catalog.KNOWN_CHECKPOINTS} == {"sudoku", "maze", "arc"}
+    assert all(k.reported.startswith(("paper: ", "owner: ")) for k in catalog.KNOWN_CHECKPOINTS)  # never ours
 
 
 # ------------------------------------------------------------------------------------ what is in the file

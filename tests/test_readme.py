@@ -23,7 +23,7 @@ def blocks(path: Path, language: str) -> list[str]:
 
 def commands(path: Path) -> list[str]:
     lines = (line[2:] for body in blocks(path, "console") for line in body.splitlines() if line.startswith("$ "))
-    return [line for line in lines if line.startswith("trmsolve ") or line.startswith("cat ")]
+    return [line for line in lines if line.startswith(("trmsolve ", "cat ", "torchrun "))]
 
 
 def environment() -> dict[str, str]:

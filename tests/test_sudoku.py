@@ -20,7 +20,8 @@ from trmsolve.data.csvfile import write_csv
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds import get_kind
 from trmsolve.kinds.base import Puzzle
-from trmsolve.kinds.sudoku import Sudoku, _solve_cells, solve
+from trmsolve.kinds.sudoku import Sudoku
+from trmsolve.kinds.sudoku_exact import _solve_cells, solve
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "sudoku"
 

@@ -18,8 +18,9 @@ from conftest import FIXTURES, TRMSOLVE
 
 from trmsolve.errors import TrmsolveError
 from trmsolve.hardware import Compiled
+from trmsolve.loss import IGNORE_LABEL, log_stablemax, token_losses
 from trmsolve.models import load_model
-from trmsolve.train import IGNORE_LABEL, TrainConfig, Trainer, default_model_config, log_stablemax, token_losses, train
+from trmsolve.train import TrainConfig, Trainer, default_model_config, train
 
 DATA = FIXTURES / "data"
 

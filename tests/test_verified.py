@@ -14,7 +14,7 @@ import trmsolve
 from trmsolve.kinds import Puzzle, get_kind
 from trmsolve.kinds.base import IDENTITY
 from trmsolve.kinds.maze import shortest_path
-from trmsolve.kinds.sudoku import solve as exact_solve
+from trmsolve.kinds.sudoku_exact import solve as exact_solve
 from trmsolve.options import SolveOptions
 from trmsolve.search import solve_verified
 from trmsolve.solver import read_inputs, solve

@@ -30,8 +30,9 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from trmsolve.config import ARCH_NAMES, TASK_SHAPES, CheckpointInfo, ModelConfig
+from trmsolve.config import ARCH_NAMES, CheckpointInfo, ModelConfig
 from trmsolve.errors import CheckpointError
+from trmsolve.kinds import KINDS, all_kinds, get_kind
 from trmsolve.network import RecursiveReasoningModel, build_model
 
 FORMAT = "trmsolve"
@@ -48,19 +49,10 @@ SAFETENSORS_DTYPES = {
     "BOOL": torch.bool,
 }  # fmt: skip
 
-TASK_ENCODINGS: dict[str, dict[str, Any]] = {
-    "sudoku": {"seq_len": 81, "vocab_size": 11, "tokens": "0 PAD, 1 blank, 2..10 digits 1..9; row-major 9x9"},
-    "maze": {
-        "seq_len": 900,
-        "vocab_size": 6,
-        "tokens": "0 PAD, 1 '#', 2 ' ', 3 'S', 4 'G', 5 'o'; 30x30 canvas",
-    },
-    "arc": {
-        "seq_len": 900,
-        "vocab_size": 12,
-        "tokens": "0 PAD, 1 end-of-grid, 2..11 colours 0..9; 30x30 canvas, grid at the top-left",
-    },
-}
+
+def task_encoding(task: str | None) -> dict[str, Any]:
+    """The token encoding of a known task as config.json records it ({} for none)."""
+    return get_kind(task).encoding if task in KINDS else {}
 
 
 # ---------------------------------------------------------------------------------------------- our format
@@ -77,7 +69,7 @@ def save_model(model: RecursiveReasoningModel, out_dir: str | Path, *, card: str
         "model": model.config.to_dict(),
         "task": info.task,
         "default_steps": info.default_steps,
-        "encoding": info.encoding or TASK_ENCODINGS.get(info.task or "", {}),
+        "encoding": info.encoding or task_encoding(info.task),
         "provenance": info.provenance,
         "metrics": info.metrics,
     }
@@ -294,14 +286,14 @@ def infer_config(
     if "embed_tokens.embedding_weight" not in state:
         raise CheckpointError(f"{source}: no embed_tokens.embedding_weight tensor: not a TRM/HRM checkpoint")
     vocab_size = int(state["embed_tokens.embedding_weight"].shape[0])
-    by_vocab = {v: t for t, (_, v) in TASK_SHAPES.items()}
+    by_vocab = {kind.vocab_size: kind.name for kind in all_kinds()}
     if task is None:
         task = by_vocab.get(vocab_size)
-    elif task not in TASK_SHAPES:
-        raise CheckpointError(f"unknown task {task!r} (known: {', '.join(TASK_SHAPES)})")
-    elif TASK_SHAPES[task][1] != vocab_size:
+    elif task not in KINDS:
+        raise CheckpointError(f"unknown task {task!r} (known: {', '.join(KINDS)})")
+    elif get_kind(task).vocab_size != vocab_size:
         raise CheckpointError(
-            f"{source}: vocabulary of {vocab_size} tokens does not fit task {task} ({TASK_SHAPES[task][1]})"
+            f"{source}: vocabulary of {vocab_size} tokens does not fit task {task} ({get_kind(task).vocab_size})"
         )
     num_ids = int(state["puzzle_emb.weights"].shape[0]) if "puzzle_emb.weights" in state else 1
     probe = ModelConfig.from_published(arch, seq_len=1, vocab_size=vocab_size, num_puzzle_identifiers=num_ids)
@@ -314,7 +306,7 @@ def infer_config(
         if widths:
             seq_len = int(widths[0]) - prefix
     if seq_len is None and task is not None:
-        seq_len = TASK_SHAPES[task][0]
+        seq_len = get_kind(task).seq_len
     if seq_len is None:
         raise CheckpointError(
             f"{source}: cannot tell the sequence length (vocabulary {vocab_size} fits no known task); "
@@ -341,7 +333,7 @@ def load_published(
     info = CheckpointInfo(
         task=task,
         default_steps=model_config.halt_max_steps,
-        encoding=TASK_ENCODINGS.get(task or "", {}),
+        encoding=task_encoding(task),
         provenance={"converted_from": path.name, "source_format": "published TRM/HRM training code"},
     )
     return model_from_state(model_config, info, state, str(path))

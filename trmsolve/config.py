@@ -16,10 +16,6 @@ ARCH_NAMES = {
     "hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1": "hrm",
 }
 
-# Sequence length and vocabulary of each published task (the tokens are documented in trmsolve.kinds).
-TASK_SHAPES: dict[str, tuple[int, int]] = {"sudoku": (81, 11), "maze": (900, 6), "arc": (900, 12)}
-
-
 # What a config may ask for: far above every published model (seq_len 916, hidden 512, 876,406 identifiers),
 # far below sizes that would exhaust memory before the weights are even compared.
 SANE_BOUNDS: dict[str, tuple[float, float]] = {

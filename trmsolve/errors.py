@@ -29,3 +29,23 @@ class PuzzleParseError(TrmsolveError):
 
 class CheckpointError(TrmsolveError):
     """A checkpoint that cannot be loaded or converted."""
+
+
+class HubError(CheckpointError):
+    """A model that cannot be had from the Hub; the message says what to do."""
+
+
+class HubOfflineError(HubError):
+    """The Hub cannot be reached (or HF_HUB_OFFLINE=1) and the model is not in the cache."""
+
+
+class HubNotFoundError(HubError):
+    """No such repository, revision or file."""
+
+
+class HubAccessError(HubError):
+    """A gated or private repository the token (if any) does not open."""
+
+
+class HubTransferError(HubError):
+    """A download that broke off or does not match what the Hub lists."""

@@ -3,10 +3,11 @@ solving, overall and by difficulty tier. `trmsolve eval` reports it and `train -
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -14,25 +15,21 @@ import torch
 from trmsolve.errors import TrmsolveError
 from trmsolve.inference import crop_groups, refine
 from trmsolve.kinds import get_kind
+from trmsolve.loss import IGNORE_LABEL
 from trmsolve.network import RecursiveReasoningModel
 from trmsolve.options import SolveOptions
 
-IGNORE_LABEL = -100  # a label position neither scored nor trained on
+if TYPE_CHECKING:
+    from trmsolve.distributed import Shard
+
 MODES = ("all_steps", "halting")  # the published protocols: run every step; stop when the Q head says so
 ROUTES = ("as given", "more steps", "other view", "restart")  # how verified solving reached a right answer
 
 
 def tier_names(task: str, inputs: np.ndarray, ratings: np.ndarray) -> np.ndarray | None:
-    """Difficulty tier of each puzzle, as the task's data module defines them."""
-    if task == "sudoku":
-        from trmsolve.data.sudoku import tier
-
-        return np.array([tier(int(r)) for r in ratings])
-    if task == "maze":
-        from trmsolve.data.maze import tiers
-
-        return tiers(inputs, ratings)
-    return None
+    """Difficulty tier of each puzzle, as the task's data module defines them (None: the kind has none)."""
+    module = get_kind(task).data_module
+    return None if module is None else importlib.import_module(module).tiers(inputs, ratings)
 
 
 def by_tier(exact: np.ndarray, tiers: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -88,21 +85,42 @@ def evaluate(
     batch_size: int = 256,
     modes: tuple[str, ...] = MODES,
     progress: Callable[[int, int], None] | None = None,
+    shard: Shard | None = None,
 ) -> dict[str, Any]:
     """Exact whole-answer accuracy with `halt=False` (all steps) and `halt=True`, overall and per tier, and
-    the share right at some step of the run (`reached`). `progress(done, total)` after each batch."""
+    the share right at some step of the run (`reached`). `progress(done, total)` after each batch. Under
+    torchrun (`shard`) the ranks share the batches and rank 0's figures cover all of them (another rank's
+    cover its own batches only)."""
     model.eval()
     exact, reached, steps = ({mode: np.zeros(len(inputs), dtype) for mode in modes} for dtype in (bool, bool, int))
+    chunks = [  # an answer does not depend on its batch, so a batch holds one crop group's rows
+        np.array(group[start : start + batch_size])
+        for group in crop_groups(model, inputs)
+        for start in range(0, len(group), batch_size)
+    ]
+    gather = shard.gather() if shard is not None and shard.leader else None
     done = 0
-    for group in crop_groups(model, inputs):  # an answer does not depend on its batch
-        for start in range(0, len(group), batch_size):
-            rows = np.array(group[start : start + batch_size])
-            scores = score_batch(model, inputs[rows], labels[rows], puzzle_identifiers[rows])
-            for mode in modes:
-                exact[mode][rows], reached[mode][rows], steps[mode][rows] = (t.numpy() for t in scores[mode])
-            done += len(rows)
-            if progress is not None:
-                progress(done, len(inputs))
+
+    def record(rows: np.ndarray, scores: dict[str, tuple[np.ndarray, ...]]) -> None:
+        nonlocal done
+        for mode in modes:
+            exact[mode][rows], reached[mode][rows], steps[mode][rows] = scores[mode]
+        done += len(rows)
+        if progress is not None:
+            progress(done, len(inputs))
+
+    mine = 0
+    for number, rows in shard.claim(enumerate(chunks)) if shard is not None else enumerate(chunks):
+        scores = score_batch(model, inputs[rows], labels[rows], puzzle_identifiers[rows])
+        arrays = {mode: tuple(t.numpy() for t in scores[mode]) for mode in modes}
+        mine += 1
+        if shard is not None and not shard.leader:
+            shard.publish((number, arrays))
+        record(rows, arrays)
+        for other, remote in gather.arrived() if gather else ():
+            record(chunks[other], remote)
+    for other, remote in gather.rest(len(chunks) - mine) if gather else ():
+        record(chunks[other], remote)
     results: dict[str, Any] = {"n": len(inputs)}
     for mode in modes:
         results[mode] = {
@@ -125,15 +143,17 @@ def evaluate_verified(
     *,
     tiers: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
+    shard: Shard | None = None,
 ) -> dict[str, Any]:
     """Exact accuracy of verified solving (the CLI's default) on the first `limit` puzzles of a held-out CSV,
     with its compute: mean steps of the deciding view and mean puzzle-steps over all views. `progress(done,
-    total)` as each puzzle settles."""
+    total)` as each puzzle settles. Under torchrun (`shard`) the ranks share the puzzles; rank 0's figures
+    cover all of them."""
     from trmsolve.solver import read_inputs, solve
 
     puzzles = [p for p in islice(read_inputs([csv_path], task), limit) if not isinstance(p, TrmsolveError)]
     results = []
-    for result in solve(puzzles, model, kind=task, options=options):
+    for result in solve(puzzles, model, kind=task, options=options, shard=shard):
         results.append(result)
         if progress is not None:
             progress(len(results), len(puzzles))

@@ -137,7 +137,8 @@ def set_name(key: str) -> str:
 
 def list_models() -> list[ModelEntry]:
     """Bundled models, models in the Hugging Face cache, and the known public checkpoints to fetch."""
-    from trmsolve.hub import KNOWN_CHECKPOINTS, cached_models
+    from trmsolve.catalog import KNOWN_CHECKPOINTS
+    from trmsolve.hub import cached_models
 
     places = [(name, "bundled", bundled_dir(name)) for name in bundled_names()]
     places += [(cached.spec, "cached", cached.local) for cached in cached_models()]

@@ -25,7 +25,8 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from trmsolve.arc_solve import ArcAnswer, ArcScore
+    from trmsolve.arc.predict import ArcAnswer
+    from trmsolve.arc.score import ArcScore
     from trmsolve.kinds import PuzzleKind, Verdict
     from trmsolve.search import Tick
     from trmsolve.solver import Result, Step, Summary

@@ -25,6 +25,7 @@ from trmsolve.kinds import Puzzle, PuzzleKind, Verdict, get_kind
 from trmsolve.options import SolveOptions
 
 if TYPE_CHECKING:
+    from trmsolve.distributed import Shard
     from trmsolve.network import RecursiveReasoningModel
     from trmsolve.search import Outcome, Tick, ViewStep
 
@@ -32,7 +33,6 @@ STDIN = "-"
 STDIN_SOURCE = "<stdin>"
 ARGUMENT_SOURCE = "<argument>"
 # The bundled model each command uses unless --model says otherwise.
-DEFAULT_MODELS = {"sudoku": "sudoku", "maze": "maze", "arc": "arc-demo"}
 
 
 # -------------------------------------------------------------------------------------------------- inputs
@@ -287,9 +287,10 @@ def default_model(kind: str) -> Path:
     current directory (say, a `sudoku/` folder of puzzles) is not taken for it."""
     from trmsolve.checkpoint import bundled_dir
 
-    path = bundled_dir(DEFAULT_MODELS[kind])
+    name = get_kind(kind).default_model
+    path = bundled_dir(name)
     if path is None:
-        raise TrmsolveError(f"this install has no bundled {kind} model ({DEFAULT_MODELS[kind]}); pass --model")
+        raise TrmsolveError(f"this install has no bundled {kind} model ({name}); pass --model")
     return path
 
 
@@ -330,6 +331,7 @@ def solve(
     on_tick: Callable[[Tick], None] | None = None,
     model_name: str | None = None,
     in_order: bool = False,
+    shard: Shard | None = None,
 ) -> Iterator[Result | PuzzleParseError]:
     """Solve `puzzles` with `model`, yielding a checked `Result` per puzzle as soon as it settles.
 
@@ -343,6 +345,10 @@ def solve(
     after `max_steps`, and `halt=False` runs every step, as the published evaluation does. `on_step` is called
     for each step of the view a puzzle's trace follows, and last with the answer it settled on (for `--trace`;
     it costs a decode per puzzle and step); `on_tick` after every network step (for progress).
+
+    Under torchrun, with this process's `shard` (`trmsolve.distributed`), the ranks share the puzzles: each
+    takes the next one when its batch has room. Rank 0 yields every puzzle's result and every bad entry, as
+    one process would; another rank sends its results to rank 0 and yields just those.
     """
     from trmsolve.search import ContinuousBatch
 
@@ -357,10 +363,23 @@ def solve(
     running: dict[int, Puzzle] = {}  # by position in the input
     trace = _Trace(max_steps, running, on_step) if on_step is not None else None
     batch = ContinuousBatch(model, kind, options, trace)
-    pending = enumerate(puzzles)
-    order = _InputOrder() if in_order else None
+    order = _InputOrder() if in_order and (shard is None or shard.leader) else None
     fields = {"max_steps": max_steps, "model": name,
               "trained_steps": model.info.default_steps or model.config.halt_max_steps}  # fmt: skip
+
+    def release(index: int, item: Result | PuzzleParseError) -> Iterator[Result | PuzzleParseError]:
+        yield from order.release(index, item) if order else (item,)
+
+    pending: Iterator[tuple[int, Puzzle | PuzzleParseError]] = enumerate(puzzles)
+    gather, remote = None, 0  # rank 0 under torchrun: the other ranks' results, and how many are still to come
+    if shard is not None:
+        entries = list(pending)
+        pending = shard.claim((i, item) for i, item in entries if not isinstance(item, PuzzleParseError))
+        if shard.leader:
+            gather, remote = shard.gather(), sum(not isinstance(item, PuzzleParseError) for _, item in entries)
+            for index, item in entries:
+                if isinstance(item, PuzzleParseError):
+                    yield from release(index, item)
     more = True
     while True:
         while more and batch.puzzles < options.batch_size:
@@ -368,18 +387,26 @@ def solve(
             if item is None:
                 more = False
             elif isinstance(item, PuzzleParseError):
-                yield from order.release(index, item) if order else (item,)
+                yield from release(index, item)
             else:
                 running[index] = item
                 batch.add(index, item, puzzle_identifier(item, identifiers))
         if not batch.puzzles:
-            return
+            break
         for index, outcome in batch.step():
             assert isinstance(index, int)
             result = _result(kind, running.pop(index), outcome, index=index, **fields)
-            yield from order.release(index, result) if order else (result,)
+            if shard is not None and not shard.leader:
+                shard.publish(result)
+            remote -= gather is not None
+            yield from release(index, result)
+        for result in gather.arrived() if gather else ():
+            remote -= 1
+            yield from release(result.index, result)
         if on_tick is not None:
             on_tick(batch.tick())
+    for result in gather.rest(gather.received + remote) if gather else ():
+        yield from release(result.index, result)
 
 
 def _result(kind: PuzzleKind, puzzle: Puzzle, outcome: Outcome, **fields: Any) -> Result:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from trmsolve.arc_solve import ArcAnswer
+    from trmsolve.arc.predict import ArcAnswer
     from trmsolve.cli.view import SolveView
     from trmsolve.kinds import Puzzle
     from trmsolve.network import RecursiveReasoningModel
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 class ArcSetup:
     """How a model learns which task each of its puzzle embeddings is: its own map, a map file (`identifiers`),
     one rebuilt from the task files it was trained on (`arc_data`), and `adapt` (keyword arguments of
-    `arc_solve.adapt`) for tasks it never saw."""
+    `arc.adapt.adapt`) for tasks it never saw."""
 
     arc_data: Path | None = None
     identifiers: Path | None = None
@@ -60,9 +60,10 @@ def prepare_arc_model(
     """Give the model its identifier map (from --identifiers, or rebuilt from --arc-data for a published
     checkpoint) and, with --adapt, embeddings for the tasks it never saw; say what was done and what could
     not be."""
-    from trmsolve.arc_builder import parse_identifier
-    from trmsolve.arc_solve import adapt as adapt_task
-    from trmsolve.arc_solve import attach_identifier_map, read_identifier_map, recognise_tasks, task_views
+    from trmsolve.arc.adapt import adapt as adapt_task
+    from trmsolve.arc.identifiers import attach_identifier_map, read_identifier_map
+    from trmsolve.arc.views import recognise_tasks, task_views
+    from trmsolve.kinds.arc_grids import parse_identifier
     from trmsolve.render import count_bar
 
     arc_data, adapt = setup.arc_data, setup.adapt
@@ -106,8 +107,8 @@ def prepare_arc_model(
         started = ", ".join(dict.fromkeys(parse_identifier(name).task for name in result.started_from))
         note(
             f"adapted {task} in {result.seconds:.1f} s: {result.start_seconds:.1f} s choosing where to start "
-            f"({started}), then {result.steps} steps over {result.views} views (final loss {result.loss:.3f}; "
-            f"demonstrations exact {result.demo_exact:.0%})"
+            f"({started}), then {result.steps} steps over {result.versions} augmented versions "
+            f"(final loss {result.loss:.3f}; demonstrations exact {result.demo_exact:.0%})"
         )
 
 
@@ -116,7 +117,7 @@ ADAPT_COST = "about 4 minutes a task on two CPU cores"
 
 
 class AdaptProgress:
-    """`arc_solve.adapt`'s progress as two lines of a bar: choosing where to start, then the steps."""
+    """`arc.adapt.adapt`'s progress as two lines of a bar: choosing where to start, then the steps."""
 
     def __init__(self, bar: Progress | None, task: str) -> None:
         self.bar, self.task = bar, task
@@ -160,9 +161,10 @@ def solve_arc(
 ) -> bool:
     """`trmsolve arc`: vote over the augmented versions of each test input; show the attempts and pass@K.
     True when every first attempt is a grid and no known answer is missed by all attempts."""
-    from trmsolve.arc_builder import grid_problem
-    from trmsolve.arc_solve import predict, score, write_submission
+    from trmsolve.arc.predict import predict
+    from trmsolve.arc.score import score, write_submission
     from trmsolve.kinds import get_kind
+    from trmsolve.kinds.arc_grids import grid_problem
     from trmsolve.render import arc_answer_view, arc_score_table, count_bar
     from trmsolve.solver import solve
 
@@ -236,8 +238,8 @@ def build_arc(
     """Build the published ARC training data set (byte for byte what the published builder writes)."""
     from rich.console import Console
 
-    from trmsolve.arc_builder import build_arc_dataset
-    from trmsolve.arc_solve import read_task_list
+    from trmsolve.arc.builder import build_arc_dataset
+    from trmsolve.arc.views import read_task_list
 
     wanted = read_task_list(tasks) if tasks is not None else None
     err = Console(stderr=True)
@@ -277,7 +279,7 @@ def build_arc(
     finish(json_output, result, f"{report.num_tasks} tasks, {report.num_identifiers} identifiers, {counts}")
 
 
-@eval_app.command("arc")
+@eval_app.command("arc", short_help="pass@K of an ARC model over a subset's tasks, as published.")
 def eval_arc(
     data: Annotated[
         Path,
@@ -315,7 +317,10 @@ def eval_arc(
     """pass@1, 2, 5, 10, 100, 1000 over a subset's tasks, computed as the published evaluator computes them."""
     from rich.console import Console
 
-    from trmsolve.arc_solve import DATA_PREFIX, PASS_KS, predict, read_task_list, score, write_submission
+    from trmsolve.arc.identifiers import DATA_PREFIX
+    from trmsolve.arc.predict import predict
+    from trmsolve.arc.score import PASS_KS, score, write_submission
+    from trmsolve.arc.views import read_task_list
     from trmsolve.models import load_model
     from trmsolve.render import arc_score_table, count_bar
     from trmsolve.solver import read_inputs

@@ -25,6 +25,7 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from trmsolve import __version__
 from trmsolve.errors import TrmsolveError
+from trmsolve.kinds import KINDS
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -80,11 +81,12 @@ class PlainOption(TyperOption):
         return super().display_type(ctx).replace(" range>", ">")
 
 
-def plain_help(command: Any) -> Any:
-    """Give a command (and its subcommands) its summary and plain parameter help."""
+def plain_help(command: Any, top: bool = True) -> Any:
+    """Give a command (and its subcommands) plain parameter help, and a top-level command its summary (`eval
+    sudoku` keeps its own: SUMMARIES are the top level's)."""
     if command is None:
         return command
-    if not command.short_help and command.name in SUMMARIES:
+    if top and not command.short_help and command.name in SUMMARIES:
         command.short_help = SUMMARIES[command.name]
     for param in command.params:
         if type(param) is TyperArgument:
@@ -92,7 +94,7 @@ def plain_help(command: Any) -> Any:
         elif type(param) is TyperOption:
             param.__class__ = PlainOption
     for sub in getattr(command, "commands", {}).values():
-        plain_help(sub)
+        plain_help(sub, top=False)
     return command
 
 
@@ -101,7 +103,7 @@ class CommandGroup(TyperGroup):
     for every command, including ones added later."""
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        return plain_help(super().get_command(ctx, cmd_name))
+        return plain_help(super().get_command(ctx, cmd_name), top=ctx.parent is None)
 
     def list_commands(self, ctx: Any) -> list[str]:
         """Solving first, then models, then data and training: the order a new user needs them."""
@@ -263,7 +265,4 @@ eval_app = typer.Typer(help="Score a model on a benchmark as the published evalu
 app.add_typer(eval_app, name="eval")
 
 
-class Task(str, Enum):
-    sudoku = "sudoku"
-    maze = "maze"
-    arc = "arc"
+Task = Enum("Task", {name: name for name in KINDS}, type=str)  # a puzzle kind on the command line

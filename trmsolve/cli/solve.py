@@ -32,6 +32,7 @@ from trmsolve.errors import PuzzleParseError, TrmsolveError
 from trmsolve.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS_PER_VIEW, DEFAULT_VIEWS, SolveOptions
 
 if TYPE_CHECKING:
+    from trmsolve.distributed import Shard
     from trmsolve.kinds import Puzzle, PuzzleKind
     from trmsolve.network import RecursiveReasoningModel
 
@@ -181,11 +182,13 @@ def solve_puzzles(
     from rich.console import Console
 
     from trmsolve.kinds import get_kind
-    from trmsolve.solver import DEFAULT_MODELS, default_model
+    from trmsolve.solver import default_model
 
     kind_name = str(ctx.info_name)  # registered once per kind, below
     kind = get_kind(kind_name)
-    items = read_all(inputs, kind)  # before loading the model, so bad input fails fast
+    shard = join_torchrun(kind_name)
+    leader = shard is None or shard.leader
+    items = read_all(inputs, kind, report=leader)  # before loading the model, so bad input fails fast
     puzzles = [item for item in items if not isinstance(item, PuzzleParseError)]
     bad_input = len(puzzles) < len(items)
     if not puzzles and bad_input:  # each bad file has had its own line: nothing more to say
@@ -204,18 +207,20 @@ def solve_puzzles(
         note(f"--max-steps {max_steps}: each puzzle may run that many steps, which can take minutes")
     out = Console(soft_wrap=not sys.stdout.isatty())  # wrap at spaces on a terminal; never inside a pipe's line
     err = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
-    view = SolveView(kind, out, err, json_output=json_output, quiet=quiet, trace=trace, trace_delay=trace_delay)
+    if leader:
+        view = SolveView(kind, out, err, json_output=json_output, quiet=quiet, trace=trace, trace_delay=trace_delay)
+    else:  # another rank of a torchrun job: rank 0 shows everything
+        view = SolveView(kind, out, err, json_output=False, quiet=True, trace=False, trace_delay=None, silent=True)
 
     from trmsolve.hardware import set_threads
     from trmsolve.models import load_model
 
     set_threads(threads)
-    model_name = model or DEFAULT_MODELS[kind_name]
+    model_name = model or kind.default_model
     source = model or default_model(kind_name)
     with view.status(f"loading {model_name}"):
-        network = load_model(
-            source, device=device.value, dtype=dtype.value, config=config, task=kind_name, compile=compile
-        )
+        where = shard.device(device.value) if shard else device.value
+        network = load_model(source, device=where, dtype=dtype.value, config=config, task=kind_name, compile=compile)
     warn_emulated_bf16(network, dtype)
     if kind_name == "arc":  # every augmented version of every task runs before the vote: no streaming
         learn = {"steps": adapt_steps, "start": adapt_start.value} if adapt else None
@@ -230,11 +235,23 @@ def solve_puzzles(
             setup=ArcSetup(arc_data, identifiers, learn),
         )
         raise typer.Exit(EXIT_BAD_INPUT if bad_input else 0 if all_ok else EXIT_INVALID)
-    summary = view.run(items, network, options, model_name, in_order=keep_order)
+    summary = view.run(items, network, options, model_name, in_order=keep_order, shard=shard)
+    if not leader:  # rank 0 says how the job went
+        raise typer.Exit(0)
     point_past_the_trained_size(summary.unsolved, network, model_name)
     if bad_input:
         raise typer.Exit(EXIT_BAD_INPUT)
     raise typer.Exit(EXIT_INVALID if summary.failed else 0)
+
+
+def join_torchrun(kind_name: str) -> Shard | None:
+    """This process's shard when torchrun started several (`trmsolve.distributed`), else None."""
+    from trmsolve.distributed import Shard
+
+    shard = Shard.join()
+    if shard is not None and kind_name == "arc":
+        raise TrmsolveError("arc under torchrun: a task's views are voted over in one process; run it without torchrun")
+    return shard
 
 
 def warn_emulated_bf16(network: RecursiveReasoningModel, asked: Dtype) -> None:
@@ -268,13 +285,14 @@ def point_past_the_trained_size(unsolved: list[Puzzle], network: RecursiveReason
         )
 
 
-def read_all(inputs: list[str], kind: PuzzleKind) -> list[Puzzle | PuzzleParseError]:
-    """Every entry of `inputs` in order, each bad one also reported on its own `error:` line as it is read."""
+def read_all(inputs: list[str], kind: PuzzleKind, *, report: bool = True) -> list[Puzzle | PuzzleParseError]:
+    """Every entry of `inputs` in order, each bad one also reported on its own `error:` line as it is read
+    (`report`; under torchrun rank 0 alone reports, so a bad file is reported once)."""
     from trmsolve.solver import read_inputs
 
     items = list(read_inputs(inputs, kind))
     for item in items:
-        if isinstance(item, PuzzleParseError):
+        if isinstance(item, PuzzleParseError) and report:
             error(str(item))
     return items
 

@@ -27,6 +27,7 @@ from trmsolve.cli.common import (
     finish,
 )
 from trmsolve.errors import TrmsolveError
+from trmsolve.kinds import GENERATED
 
 
 def eval_command(kind: str) -> Callable[..., None]:
@@ -60,6 +61,7 @@ def eval_command(kind: str) -> Callable[..., None]:
     ) -> None:
         from rich.console import Console
 
+        from trmsolve.distributed import Shard
         from trmsolve.evaluation import evaluate, evaluate_verified, tier_names
         from trmsolve.hardware import describe, set_threads
         from trmsolve.models import load_model
@@ -68,23 +70,32 @@ def eval_command(kind: str) -> Callable[..., None]:
         from trmsolve.train import load_data
 
         set_threads(threads)
+        shard = Shard.join()  # under torchrun: the ranks share the work, rank 0 reports
+        leader = shard is None or shard.leader
         split = load_data(kind, str(data))
         n = min(limit or len(split), len(split))
-        network = load_model(model, device=device.value, dtype=dtype.value, task=kind, compile=compile)
+        where = shard.device(device.value) if shard else device.value
+        network = load_model(model, device=where, dtype=dtype.value, task=kind, compile=compile)
         inputs = split.inputs[:n]
         tiers = tier_names(kind, inputs, split.ratings[:n])
         err = Console(stderr=True)
-        with count_bar(err) if err.is_terminal else nullcontext() as bar:  # minutes of work: never silent
+        with count_bar(err) if err.is_terminal and leader else nullcontext() as bar:  # minutes: never silent
             result = evaluate(
                 network, inputs, split.labels[:n], split.puzzle_identifiers[:n], batch_size=batch_size, tiers=tiers,
                 progress=bar_updater(bar, "published protocol: all steps, puzzles"),
+                shard=shard and shard.part("protocol"),
             )  # fmt: skip
             if verified:
                 options = SolveOptions(views=views, max_steps=max_steps, batch_size=min(batch_size, 64))
                 progress = bar_updater(bar, "verified solving, puzzles")
-                result["verified"] = evaluate_verified(network, kind, data, n, options, tiers=tiers, progress=progress)
+                result["verified"] = evaluate_verified(network, kind, data, n, options, tiers=tiers, progress=progress,
+                                                       shard=shard and shard.part("verified"))  # fmt: skip
+        if not leader:
+            return
         dtype_name = str(network.dtype).removeprefix("torch.")
-        report = {"data": str(data), "model": model, "dtype": dtype_name, **result, "machine": describe(device.value)}
+        report = {"data": str(data), "model": model, "dtype": dtype_name, **result, "machine": describe(where)}
+        if shard is not None:
+            report["ranks"] = shard.world
         print(json.dumps(report) if json_output else metrics_text(result), flush=True)
 
     command.__doc__ = (
@@ -94,8 +105,9 @@ def eval_command(kind: str) -> Callable[..., None]:
     return command
 
 
-for _kind in ("sudoku", "maze"):
-    eval_app.command(_kind)(eval_command(_kind))
+for _kind in GENERATED:
+    _summary = f"Exact accuracy of a {_kind} model on held-out puzzles, by tier."
+    eval_app.command(_kind, short_help=_summary)(eval_command(_kind))
 
 
 def metrics_text(metrics: dict[str, Any], prefix: str = "") -> str:
@@ -109,9 +121,7 @@ def metrics_text(metrics: dict[str, Any], prefix: str = "") -> str:
     return " ".join(p for p in parts if p) or "not measured"
 
 
-class Generated(str, Enum):
-    sudoku = "sudoku"
-    maze = "maze"
+Generated = Enum("Generated", {name: name for name in GENERATED}, type=str)  # kinds `generate` makes
 
 
 def _options_for(kind: Generated, owner: Generated, given: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from trmsolve.cli.common import EXIT_INTERRUPTED, emit_json
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from trmsolve.distributed import Shard
     from trmsolve.errors import PuzzleParseError
     from trmsolve.kinds import Puzzle, PuzzleKind
     from trmsolve.network import RecursiveReasoningModel
@@ -38,7 +39,8 @@ def is_pipe(stream: IO[str]) -> bool:
 
 class SolveView:
     """Where a solving run shows what: answers or JSON Lines on stdout, progress, trace and summary on stderr
-    (or stdout for people), and the one line that says how far an interrupted run got."""
+    (or stdout for people), and the one line that says how far an interrupted run got. `silent`: nothing at
+    all (a torchrun rank other than 0, whose results rank 0 shows)."""
 
     def __init__(
         self,
@@ -50,11 +52,12 @@ class SolveView:
         quiet: bool,
         trace: bool,
         trace_delay: float | None,
+        silent: bool = False,
     ) -> None:
         from trmsolve.render import Tracer
 
         self.kind, self.out, self.err = kind, out, err
-        self.json_output, self.quiet = json_output, quiet
+        self.json_output, self.quiet, self.silent = json_output, quiet, silent
         self.shown = err if json_output else out  # trace frames and the summary: never into JSON Lines
         delay = trace_delay if trace_delay is not None else (0.3 if self.shown.is_terminal else 0.0)
         self.tracer = Tracer(kind, self.shown, delay=delay) if trace else None
@@ -62,9 +65,10 @@ class SolveView:
         # program (or -q keeps it empty); on a terminal that shows the answers, a transient line under them on the
         # same console, which prints each answer above it. The trace is its own progress.
         self.progress_console: Console | None = None
-        if not trace and err.is_terminal and (not out.is_terminal or (quiet and not json_output)):
+        shows = not (silent or trace)
+        if shows and err.is_terminal and (not out.is_terminal or (quiet and not json_output)):
             self.progress_console = err
-        elif not trace and out.is_terminal and not json_output and not quiet:
+        elif shows and out.is_terminal and not json_output and not quiet:
             self.progress_console = out
         # A program reading a pipe (`| jq`) may print to this same terminal as answers arrive, and a live bar
         # redrawn in place would leave its frames among those lines: into a pipe, progress is whole lines.
@@ -72,7 +76,7 @@ class SolveView:
 
     def status(self, message: str) -> Any:
         """A spinner on stderr while something slow happens before the first answer (a terminal only)."""
-        return self.err.status(message) if self.err.is_terminal else nullcontext()
+        return self.err.status(message) if self.err.is_terminal and not self.silent else nullcontext()
 
     def run(
         self,
@@ -82,8 +86,10 @@ class SolveView:
         name: str,
         *,
         in_order: bool = False,
+        shard: Shard | None = None,
     ) -> Summary:
-        """Solve and show every input entry (a bad one as an error row), each as soon as it settles."""
+        """Solve and show every input entry (a bad one as an error row), each as soon as it settles; under
+        torchrun (`shard`) rank 0 shows the whole job's."""
         from trmsolve.errors import PuzzleParseError
         from trmsolve.render import batch_work, progress_bar, progress_line, result_view, summary_table, verdict_line
         from trmsolve.solver import Summary, solve
@@ -105,7 +111,7 @@ class SolveView:
                 self.err.print(progress_line(summary, total, now), highlight=False, soft_wrap=True)
 
         results = solve(items, network, kind=self.kind, options=options, on_step=self.tracer, on_tick=on_tick,
-                        model_name=name, in_order=in_order)  # fmt: skip
+                        model_name=name, in_order=in_order, shard=shard)  # fmt: skip
         try:
             with progress_bar(self.progress_console) if live else nullcontext() as progress:
                 fields = {"valid": 0, "rate": 0.0, "work": batch_work(None)}
@@ -126,6 +132,8 @@ class SolveView:
                         rate = summary.puzzles_per_second
                         progress.update(task, completed=summary.puzzles, valid=summary.valid, rate=rate)
         except KeyboardInterrupt:  # after the progress display is gone, so this line stays on screen
+            if self.silent:
+                raise typer.Exit(EXIT_INTERRUPTED) from None
             where = "as JSON Lines on stdout" if self.json_output else "above"
             running = f"; {batch_work(tick)}" if tick else ""
             print(f"interrupted: {summary.puzzles} of {total} puzzles done (their results are {where}){running}",
@@ -134,6 +142,6 @@ class SolveView:
         finally:
             if self.tracer is not None:
                 self.tracer.close()
-        if summary.puzzles > 1 or self.quiet or summary.unreadable:
+        if not self.silent and (summary.puzzles > 1 or self.quiet or summary.unreadable):
             self.shown.print(summary_table(summary))
         return summary

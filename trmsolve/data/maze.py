@@ -36,9 +36,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from trmsolve.arc_builder import dihedral_transform
 from trmsolve.data.csvfile import HEADER
 from trmsolve.errors import PuzzleParseError
+from trmsolve.kinds.arc_grids import dihedral_transform
 from trmsolve.kinds.maze import (
     CANVAS,
     CHAR_TO_TOKEN,

@@ -1,7 +1,7 @@
 """Sudoku training data: a generator of unique-solution puzzles, the CSV layout, tokens and augmentation.
 
 The CSV layout is Sudoku-Extreme's (`source,question,answer,rating`, '.' for blanks). Our `rating` is the
-number of backtracks of `trmsolve.kinds.sudoku.solve` while proving the solution unique; Sudoku-Extreme's
+number of backtracks of `trmsolve.kinds.sudoku_exact.solve` while proving the solution unique; Sudoku-Extreme's
 ratings come from tdoku, whose stronger propagation gives smaller numbers, so re-rate before comparing.
 """
 
@@ -17,7 +17,8 @@ import numpy as np
 
 from trmsolve.data.csvfile import HEADER
 from trmsolve.errors import PuzzleParseError
-from trmsolve.kinds.sudoku import BOXES, SYMMETRY_FAMILIES, _solve_cells
+from trmsolve.kinds.sudoku import SYMMETRY_FAMILIES
+from trmsolve.kinds.sudoku_exact import BOXES, _solve_cells
 
 SYMMETRIES = SYMMETRY_FAMILIES  # what `augment` trains with
 QUESTION_TOKEN = 1  # input token of the cells the answer decides: the blanks
@@ -40,7 +41,7 @@ FEW_PATIENCE = 1000  # steps of the givens-lowering climb without progress befor
 BACKENDS = ("auto", "numba", "python")
 
 # The exact solver's entry point: (81 digits, limit, (cell, digit) to exclude or None) -> solutions, backtracks,
-# guessed. `trmsolve.kinds.sudoku._solve_cells` or its compiled twin.
+# guessed. `trmsolve.kinds.sudoku_exact._solve_cells` or its compiled twin.
 SolveCells = Callable[[Sequence[int], int, tuple[int, int] | None], tuple[list[list[int]], int, bool]]
 
 
@@ -62,6 +63,11 @@ def tier(rating: int) -> str:
     if rating <= 0:
         return "no-guess"
     return "hardest" if rating >= HARDEST_BACKTRACKS else "search"
+
+
+def tiers(inputs: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+    """The difficulty tier of each example (`tier` of its rating)."""
+    return np.array([tier(int(r)) for r in ratings])
 
 
 def _groups(symmetric: bool) -> list[tuple[int, ...]]:

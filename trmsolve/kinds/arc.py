@@ -9,7 +9,7 @@ Two file forms are read:
   both reads each task once) and is an error on its own.
 
 Each test input is one puzzle; its answer is the solutions file's output, else the test entry's "output".
-Tokens, transforms and the decoding crop live in `trmsolve.arc_builder`, shared with the data set builder.
+Tokens, transforms and the decoding crop live in `trmsolve.kinds.arc_grids`, shared with the data set builder.
 
 ARC has no rules to check: "valid" means the answer is a well-formed grid (2-D, 1..30 per side, colours
 0..9), and "correct" compares it with the known output. `to_text` writes a grid as rows of digits joined
@@ -25,15 +25,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from trmsolve.arc_builder import (
-    SEQ_LEN,
-    VOCAB_SIZE,
-    grid_from_json,
-    grid_problem,
-    grid_to_tokens,
-    tokens_to_grid,
-)
 from trmsolve.errors import PuzzleParseError
+from trmsolve.kinds.arc_grids import SEQ_LEN, VOCAB_SIZE, grid_from_json, grid_problem, grid_to_tokens, tokens_to_grid
 from trmsolve.kinds.base import Puzzle, PuzzleKind, Verdict
 
 if TYPE_CHECKING:
@@ -68,6 +61,10 @@ class Arc(PuzzleKind):
     extensions: ClassVar[tuple[str, ...]] = (".json",)
     seq_len: ClassVar[int] = SEQ_LEN
     vocab_size: ClassVar[int] = VOCAB_SIZE
+    tokens: ClassVar[str] = "0 PAD, 1 end-of-grid, 2..11 colours 0..9; 30x30 canvas, grid at the top-left"
+    default_model: ClassVar[str] = "arc-demo"
+    puzzle_emb_lr: ClassVar[float] = 1e-2
+    model_defaults: ClassVar[dict[str, Any]] = {"pos_encodings": "rope", "L_cycles": 4}
 
     def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
         """One puzzle per test input of every task in the file; a bad task or test entry yields an error."""

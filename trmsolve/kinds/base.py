@@ -87,6 +87,20 @@ class PuzzleKind:
     extensions: ClassVar[tuple[str, ...]]  # file suffixes picked up when a directory is given
     seq_len: ClassVar[int]
     vocab_size: ClassVar[int]
+    tokens: ClassVar[str]  # the token encoding in words, recorded in a model's config.json
+    default_model: ClassVar[str]  # the bundled model `trmsolve KIND` solves with
+    # Training data: a module of `trmsolve.data` with load_tokens, augment, tiers, SYMMETRIES and QUESTION_TOKEN
+    # (None: the kind trains on `trmsolve build-arc` output instead).
+    data_module: ClassVar[str | None] = None
+    # The published sign-SGD rate of the puzzle embeddings: ARC has one embedding per task, each seen rarely;
+    # Sudoku and Maze share one, seen in every batch, and publish the network's own rate for it.
+    puzzle_emb_lr: ClassVar[float] = 1e-4
+    model_defaults: ClassVar[dict[str, Any]] = {}  # `trmsolve train`'s CPU-sized TRM for the kind, beyond the shared
+
+    @property
+    def encoding(self) -> dict[str, Any]:
+        """The token encoding as a model's config.json records it."""
+        return {"seq_len": self.seq_len, "vocab_size": self.vocab_size, "tokens": self.tokens}
 
     def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
         """Read every puzzle in `text` (the contents of file `source`).

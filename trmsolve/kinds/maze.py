@@ -30,12 +30,12 @@ import csv
 import io
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from trmsolve.arc_builder import dihedral_transform, inverse_dihedral_transform
 from trmsolve.errors import PuzzleParseError
+from trmsolve.kinds.arc_grids import dihedral_transform, inverse_dihedral_transform
 from trmsolve.kinds.base import IDENTITY, Puzzle, PuzzleKind, Symmetry, Verdict
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def maze_extent(grid: np.ndarray) -> tuple[int, int]:
 
 
 def _dihedral(k: int, extent: tuple[int, int]) -> Symmetry:
-    """Dihedral transform k as the training augmentation applies it (`arc_builder.dihedral_transform`), of the
+    """Dihedral transform k as the training augmentation applies it (`arc_grids.dihedral_transform`), of the
     maze's own extent, which stays in the top-left corner: a maze on the 30x30 canvas (a CSV row) keeps its
     place, so its views share the maze's canvas crop instead of spreading over the four corners."""
     if k == 0:
@@ -273,6 +273,10 @@ class Maze(PuzzleKind):
     extensions = (".txt", ".maze", ".csv")
     seq_len = CANVAS * CANVAS
     vocab_size = len(CHARSET) + 1
+    tokens = "0 PAD, 1 '#', 2 ' ', 3 'S', 4 'G', 5 'o'; 30x30 canvas"
+    default_model = "maze"
+    data_module = "trmsolve.data.maze"
+    model_defaults: ClassVar[dict[str, Any]] = {"pos_encodings": "rope", "L_cycles": 4}
 
     def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
         text = text.removeprefix("\ufeff")

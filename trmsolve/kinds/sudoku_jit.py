@@ -1,4 +1,4 @@
-"""The exact Sudoku solver of `trmsolve.kinds.sudoku`, compiled with numba for the puzzle generator.
+"""The exact Sudoku solver of `trmsolve.kinds.sudoku_exact`, compiled with numba for the puzzle generator.
 
 The generator spends nearly all its time in the solver (tens of thousands of searches per "hardest"
 puzzle), and pure Python does ~80 µs per propagation. This is a step-by-step translation of `_propagate`,
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-from trmsolve.kinds.sudoku import _ALL, _POPCOUNT, PEERS, UNITS
+from trmsolve.kinds.sudoku_exact import _ALL, _POPCOUNT, PEERS, UNITS
 
 # Module-level arrays are frozen into the compiled code as constants.
 _PEER_TABLE = np.array(PEERS, dtype=np.int64)  # [81, 20]
@@ -151,7 +151,7 @@ def _kernel(cells: np.ndarray, limit: int, exclude_cell: int, exclude_digit: int
 def solve_cells(
     cells: Sequence[int], limit: int = 2, exclude: tuple[int, int] | None = None
 ) -> tuple[list[list[int]], int, bool]:
-    """Drop-in for `trmsolve.kinds.sudoku._solve_cells`: solutions as 81-digit lists, backtracks, guessed."""
+    """Drop-in for `trmsolve.kinds.sudoku_exact._solve_cells`: solutions as 81-digit lists, backtracks, guessed."""
     cell, digit = (-1, 0) if exclude is None else exclude
     solutions, found, backtracks, guesses = _kernel(np.asarray(cells, dtype=np.int64), limit, cell, digit)
     return solutions[:found].tolist(), backtracks, guesses > 0
