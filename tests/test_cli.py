@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -396,6 +397,25 @@ def test_unsolved_mazes_past_the_trained_square_point_to_a_maze_hard_checkpoint(
         f"note: 1 of the unsolved mazes is larger than the {trained}x{trained} model maze trained on: for mazes up "
         "to 30x30, a published Maze-Hard checkpoint (`trmsolve models`) may solve them\n"
     )
+
+
+def test_the_time_limit_bounds_a_maze_no_view_solves_and_says_what_was_tried(tmp_path: Path) -> None:
+    """A 29x29 serpentine (a 421-cell path) that the bundled model does not draw: its whole view budget (48 views
+    of 128 steps) runs for minutes; with --time-limit 3 it is answered after about 3 s, as failing, naming the
+    views and steps it tried."""
+    walls = ["#" * 28 + ".", "." + "#" * 28]
+    rows = ["." * 29 if r % 2 == 0 else walls[r // 2 % 2] for r in range(29)]
+    rows[0], rows[28] = "S" + rows[0][1:], rows[28][:-1] + "G"
+    path = tmp_path / "serpentine.txt"
+    path.write_text("\n".join(rows) + "\n")
+    started = time.monotonic()
+    result = run("maze", path, "--time-limit", 3, "--threads", 1, "--json")
+    assert result.exit_code == 1 and time.monotonic() - started < 60
+    (record,) = json_lines(result.stdout)
+    assert record["timed_out"] and not record["valid"] and 3000 <= record["elapsed_ms"] < 15000
+    assert record["views_tried"] < 48
+    tried = f"time limit: stopped after {record['views_tried']} of 48 views, {record['total_steps']} puzzle-steps"
+    assert any(problem.startswith(tried) for problem in record["problems"]), record["problems"]
 
 
 def test_a_maze_no_transform_solves_is_solved_by_a_restart_and_says_so() -> None:

@@ -17,7 +17,7 @@ import os
 import pickle
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +37,9 @@ class Shard:
     world: int
     local_rank: int
     store: Any  # torch.distributed.Store: the job's own keys, under a prefix of torchrun's store
+    node: int = 0  # the machine's number in the job (torchrun's GROUP_RANK)
+    local_world: int = 1  # ranks on this machine
+    threads: int = field(default=0, compare=False)  # this rank's own CPU threads, once `lend_threads` has run
 
     @classmethod
     def join(cls) -> Shard | None:
@@ -51,7 +54,9 @@ class Shard:
         job = os.environ.get("TORCHELASTIC_RUN_ID", "run")
         restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
         prefix = f"trmsolve/{job}/{restart}"  # a restarted job starts an empty queue
-        return cls(rank, world, int(os.environ.get("LOCAL_RANK", "0")), dist.PrefixStore(prefix, store))
+        local = int(os.environ.get("LOCAL_RANK", "0")), int(os.environ.get("LOCAL_WORLD_SIZE", world))
+        node = int(os.environ.get("GROUP_RANK", "0"))
+        return cls(rank, world, local[0], dist.PrefixStore(prefix, store), node, local[1])
 
     @property
     def leader(self) -> bool:
@@ -61,7 +66,8 @@ class Shard:
     def part(self, name: str) -> Shard:
         """The same ranks with a queue and results of their own, for a second piece of work in one job (`eval`
         scores the published protocol, then verified solving)."""
-        return Shard(self.rank, self.world, self.local_rank, dist.PrefixStore(name, self.store))
+        store = dist.PrefixStore(name, self.store)
+        return Shard(self.rank, self.world, self.local_rank, store, self.node, self.local_world)
 
     def device(self, asked: str) -> str:
         """The device this rank runs on: `cuda` (or auto on a machine with GPUs) becomes `cuda:LOCAL_RANK`."""
@@ -82,6 +88,23 @@ class Shard:
             if claim >= len(listed):
                 return
             yield listed[claim]
+
+    def finished(self) -> None:
+        """Say that this rank's share is done: the ranks still working on its machine may take its cores."""
+        self.store.add(f"finished/{self.node}", 1)
+
+    def lend_threads(self, device: Any) -> None:
+        """On a CPU, once the queue is empty, take the threads of the ranks on this machine that have finished:
+        their cores are free, and the job's last hard puzzles then run on every core, as in one process."""
+        import torch
+
+        if getattr(device, "type", device) != "cpu":
+            return
+        self.threads = self.threads or torch.get_num_threads()
+        done = int(self.store.add(f"finished/{self.node}", 0))
+        share = self.threads * self.local_world // max(1, self.local_world - done)
+        if share != torch.get_num_threads():
+            torch.set_num_threads(share)
 
     # ----------------------------------------------------------------------------------------- the results
 

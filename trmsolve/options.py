@@ -17,6 +17,9 @@ DEFAULT_VIEWS = 8  # chosen from the measured accuracy/compute curve (docs/verif
 # bundled maze model (trained with 32) draws long paths past its 64th step and says 128 (weights/maze/README.md,
 # "Results").
 DEFAULT_STEPS_PER_VIEW = 32
+# The command line's --time-limit: a puzzle that no view has solved in a minute of compute is answered (as failing,
+# with what was tried) rather than left running its whole view budget (a hard 30x30 maze: 48 views x 128 steps).
+DEFAULT_TIME_LIMIT = 60.0
 
 
 @dataclass
@@ -31,6 +34,10 @@ class SolveOptions:
     views: int | None = None  # most views per puzzle when verifying; default the model's, else DEFAULT_VIEWS
     batch_size: int = DEFAULT_BATCH_SIZE  # puzzles run together (their views share the batch)
     seed: int = 0  # of the symmetric views (each puzzle's also depends on its grid, never on its batch)
+    # Seconds of compute a puzzle may take (its rows' share of each batch step; for a puzzle alone, its wall time):
+    # then it settles on the surest answer its views have so far, checked as always, and says what it tried.
+    # None: no limit (a view budget still ends every puzzle).
+    time_limit: float | None = None
 
     def verified(self, kind: PuzzleKind) -> bool:
         """Whether verified solving applies: asked for, halting allowed, and the kind can check answers."""

@@ -16,7 +16,10 @@ trmsolve uses the checker to decide instead:
   the initial state plus seeded Gaussian noise, round after round. The network's refinement is chaotic near
   a maze's tipping point, so a nudged start is another attempt; the checker, not the nudge, decides;
 - when no view's answer passes within the budget, the answer is the candidate the model was surest of
-  (Q head, then mean confidence), reported as failing: nothing is called solved unless it was checked.
+  (Q head, then mean confidence), reported as failing: nothing is called solved unless it was checked. With a
+  time limit (`SolveOptions.time_limit`: seconds of compute, a puzzle's share of each batch step, so a puzzle's
+  limit does not depend on its batch mates) a puzzle that reaches it settles the same way at once, its running
+  views' current answers among the candidates, and says how many views it tried.
 
 The batch is continuous, as LLM inference servers run theirs: a puzzle joins it when there is room and
 leaves it the step it settles, so an easy puzzle's answer comes out at once and a hard one never runs alone
@@ -55,6 +58,10 @@ class Outcome:
     q_halt_prob: float
     q_halts: bool  # the Q head said stop at the deciding step
     seconds: float  # from the step the puzzle joined the batch until it was settled
+    views_tried: int = 1  # views begun (the puzzle as given, other transforms, restarts)
+    compute_seconds: float = 0.0  # its share of the batch's steps
+    views_allowed: int = 1  # views it could have taken
+    timed_out: bool = False  # settled by `SolveOptions.time_limit` before its views ran out
 
     @property
     def confidence(self) -> float:
@@ -155,6 +162,7 @@ class _Entry:
     views: _Views
     started: float
     spent: int = 0  # puzzle-steps over all its views
+    compute: float = 0.0  # seconds of the batch's steps spent on its rows (its share of each step)
     begun: int = 0  # views started so far
     running: int = 0  # its rows in the batch
     candidates: list[Outcome] = field(default_factory=list)  # views that ran out of steps
@@ -257,6 +265,7 @@ class ContinuousBatch:
     def _step(self, group: _Group) -> list[tuple[Hashable, Outcome]]:
         model, kind, device = self.model, self.kind, self.model.device
         assert group.x is not None and group.carry is not None and group.tokens is not None
+        began = time.perf_counter()
         out = run_step(model, group.carry, group.x, group.positions, group.per_pass)
         confidence, predicted = out.logits.float().softmax(-1).max(-1)
         if group.positions is None:
@@ -272,6 +281,7 @@ class ContinuousBatch:
 
         keep, spawn, settled = [], [], []
         frames: dict[int, ViewStep] = {}  # by id of the entry: the step of the view its trace follows
+        current: dict[int, list[Outcome]] = {}  # by id of the entry: its running views' answers this step
         for r, (entry, v) in enumerate(zip(group.entries, group.view, strict=True)):
             if entry.outcome is not None:
                 continue  # settled by another view this step
@@ -295,11 +305,21 @@ class ContinuousBatch:
                 entry.candidates.append(outcome)
             else:
                 keep.append(r)
+                current.setdefault(id(entry), []).append(outcome)
             if self.checked and v == 0 and group.steps[r] == self.spawn_at and not accepted:
                 spawn += [(entry, other) for other in range(1, min(views.distinct, views.count))]
             if self.on_step is not None and v == entry.shown_view:
                 frames[id(entry)] = ViewStep(entry.key, v, views.name(v), group.steps[r], answer, cells,
                                              float(q_halt[r]), False)  # fmt: skip
+        share = (time.perf_counter() - began) / len(group.entries)  # a row's part of this step
+        limit = self.options.time_limit
+        for entry in group.entries:
+            entry.compute += share
+        for entry in {id(entry): entry for entry in group.entries}.values():
+            if entry.outcome is None and limit is not None and entry.compute >= limit:
+                entry.outcome = _surest(entry.candidates + current.get(id(entry), []))
+                entry.outcome.timed_out = True
+                settled.append(entry)
         keep = [r for r in keep if group.entries[r].outcome is None]  # drop the other views of settled puzzles
         present = list({id(entry): entry for entry in group.entries}.values())
         group.keep(keep, out.carry)
@@ -311,7 +331,7 @@ class ContinuousBatch:
             if entry.begun < views.count:  # the next round of restarts
                 spawn += [(entry, v) for v in range(entry.begun, min(entry.begun + views.distinct, views.count))]
             else:  # the surest candidate (under the published rule, the one view's last answer)
-                entry.outcome = max(entry.candidates, key=lambda c: (c.q_halt_prob, c.confidence, -c.view))
+                entry.outcome = _surest(entry.candidates)
                 settled.append(entry)
         if spawn:
             group.add(spawn, self.noise)
@@ -329,6 +349,8 @@ class ContinuousBatch:
         outcome = entry.outcome
         assert outcome is not None
         outcome.total_steps = entry.spent
+        outcome.views_tried, outcome.views_allowed = entry.begun, entry.views.count
+        outcome.compute_seconds = entry.compute
         self.puzzles -= 1
         if self.on_step is not None:  # the trace ends on the answer, whichever view found it
             self.on_step(ViewStep(entry.key, outcome.view, outcome.symmetry, outcome.view_steps, outcome.answer,
@@ -337,6 +359,11 @@ class ContinuousBatch:
 
     def tick(self) -> Tick:
         return Tick(self.puzzles, sum(len(group.entries) for group in self.groups.values()), self.puzzle_steps)
+
+
+def _surest(candidates: list[Outcome]) -> Outcome:
+    """The answer the model was surest of: Q head, then mean confidence, then the lowest view."""
+    return max(candidates, key=lambda c: (c.q_halt_prob, c.confidence, -c.view))
 
 
 def solve_verified(

@@ -131,6 +131,9 @@ class Result:
     restart: int = 0  # that view's restart round (0: its first run; search.py)
     total_steps: int = 0  # puzzle-steps over all views
     trained_steps: int = 16  # the checkpoint's own step count
+    rank: int | None = None  # under torchrun: the rank that solved it
+    views_tried: int = 1  # views begun: the puzzle as given, other transforms, restarts
+    timed_out: bool = False  # settled by the time limit before its views ran out
 
     @property
     def route(self) -> str:
@@ -181,6 +184,9 @@ class Result:
             "restart": self.restart,
             "total_steps": self.total_steps,
             "route": self.route,
+            "views_tried": self.views_tried,
+            "timed_out": self.timed_out,
+            **({} if self.rank is None else {"rank": self.rank}),
         }
 
     def to_json(self) -> str:
@@ -393,9 +399,13 @@ def solve(
                 batch.add(index, item, puzzle_identifier(item, identifiers))
         if not batch.puzzles:
             break
+        if shard is not None and not more:  # the queue is empty: the cores of ranks that are done are free
+            shard.lend_threads(model.device)
         for index, outcome in batch.step():
             assert isinstance(index, int)
             result = _result(kind, running.pop(index), outcome, index=index, **fields)
+            if shard is not None:
+                result.rank = shard.rank
             if shard is not None and not shard.leader:
                 shard.publish(result)
             remote -= gather is not None
@@ -405,6 +415,8 @@ def solve(
             yield from release(result.index, result)
         if on_tick is not None:
             on_tick(batch.tick())
+    if shard is not None:
+        shard.finished()
     for result in gather.rest(gather.received + remote) if gather else ():
         yield from release(result.index, result)
 
@@ -428,8 +440,15 @@ def _result(kind: PuzzleKind, puzzle: Puzzle, outcome: Outcome, **fields: Any) -
         symmetry=outcome.symmetry,
         restart=outcome.restart,
         total_steps=outcome.total_steps,
+        views_tried=outcome.views_tried,
+        timed_out=outcome.timed_out,
         **fields,
     )
+    if outcome.timed_out and not outcome.accepted:  # what was tried, where the time went
+        result.verdict.problems.append(
+            f"time limit: stopped after {outcome.views_tried} of {outcome.views_allowed} views, "
+            f"{outcome.total_steps} puzzle-steps, {outcome.compute_seconds:.0f} s of compute"
+        )
     result.elapsed_ms += (time.perf_counter() - checking) * 1000
     return result
 

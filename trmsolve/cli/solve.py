@@ -29,7 +29,7 @@ from trmsolve.cli.common import (
 )
 from trmsolve.cli.view import SolveView
 from trmsolve.errors import PuzzleParseError, TrmsolveError
-from trmsolve.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS_PER_VIEW, DEFAULT_VIEWS, SolveOptions
+from trmsolve.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS_PER_VIEW, DEFAULT_TIME_LIMIT, DEFAULT_VIEWS, SolveOptions
 
 if TYPE_CHECKING:
     from trmsolve.distributed import Shard
@@ -117,6 +117,15 @@ def solve_puzzles(
             show_default=False,
         ),
     ] = None,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            metavar="SECONDS",
+            help="Most seconds of compute a puzzle may take (its share of each batch step; alone, its wall time); "
+            "then it settles on its surest answer so far, checked, and says what it tried (0: no limit).",
+        ),
+    ] = DEFAULT_TIME_LIMIT,
     halt_threshold: Annotated[
         float | None,
         typer.Option(
@@ -202,6 +211,7 @@ def solve_puzzles(
         verify=verify,
         views=views,
         batch_size=1 if trace else batch_size,  # one puzzle at a time, or frames would interleave
+        time_limit=time_limit or None,
     )
     if max_steps and max_steps > 100:
         note(f"--max-steps {max_steps}: each puzzle may run that many steps, which can take minutes")
@@ -298,7 +308,7 @@ def read_all(inputs: list[str], kind: PuzzleKind, *, report: bool = True) -> lis
 
 
 ARC_ONLY = ("attempts", "submission", "arc_data", "identifiers", "adapt", "adapt_steps", "adapt_start")
-NOT_ARC = ("verify", "keep_order")  # verified solving; arc votes over a whole run, so results never stream
+NOT_ARC = ("verify", "keep_order", "time_limit")  # verified solving; arc votes over a whole run: nothing streams
 
 
 ARC_HELP = {  # where an option means something else for ARC, which votes and cannot check its answers

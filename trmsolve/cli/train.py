@@ -28,6 +28,7 @@ from trmsolve.cli.common import (
 )
 from trmsolve.errors import TrmsolveError
 from trmsolve.kinds import GENERATED
+from trmsolve.train.config import CPU_MODEL, TrainConfig, run_default
 
 
 def eval_command(kind: str) -> Callable[..., None]:
@@ -219,6 +220,13 @@ def generate(
     finish(json_output, report, f"wrote {written} {kind.value} puzzles (seed {seed})")
 
 
+# `train` options that set a model field, by option name.
+MODEL_FIELDS = {"hidden_size": "hidden_size", "num_heads": "num_heads", "h_cycles": "H_cycles", "l_cycles": "L_cycles",
+                "layers": "L_layers", "max_steps": "halt_max_steps", "puzzle_emb_ndim": "puzzle_emb_ndim",
+                "canvas_crop": "canvas_crop", "neighbour_attention": "neighbour_attention",
+                "position_free_prefix": "position_free_prefix"}  # fmt: skip
+
+
 def _typed(ctx: typer.Context, name: str) -> bool:
     """Whether the user set this option (on the command line or from the environment), not its default; False
     for a name that is no option of the command."""
@@ -246,28 +254,30 @@ def train(
             help="Held-out split evaluated every --eval-minutes; the EMA of the best evaluation is kept in OUT/best."
         ),
     ] = None,
-    eval_size: Annotated[int, typer.Option(help="Held-out puzzles per evaluation.")] = 1000,
-    eval_minutes: Annotated[float, typer.Option(help="Minutes between evaluations.")] = 15.0,
+    eval_size: Annotated[int, typer.Option(help="Held-out puzzles per evaluation.")] = run_default("eval_size"),
+    eval_minutes: Annotated[float, typer.Option(help="Minutes between evaluations.")] = run_default("eval_minutes"),
     minutes: Annotated[float | None, typer.Option(help="Stop after this many minutes (this session).")] = None,
-    total_steps: Annotated[int, typer.Option(help="Length of the learning-rate schedule.")] = 100_000,
-    batch_size: Annotated[int, typer.Option(help="Slots per process.")] = 64,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-4,
-    warmup: Annotated[int, typer.Option(help="Warm-up steps.")] = 2000,
-    weight_decay: Annotated[float, typer.Option()] = 1.0,
+    total_steps: Annotated[int, typer.Option(help="Length of the learning-rate schedule.")] = run_default(
+        "total_steps"
+    ),
+    batch_size: Annotated[int, typer.Option(help="Slots per process.")] = run_default("batch_size"),
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = run_default("lr"),
+    warmup: Annotated[int, typer.Option(help="Warm-up steps.")] = run_default("lr_warmup_steps"),
+    weight_decay: Annotated[float, typer.Option()] = run_default("weight_decay"),
     question_weight: Annotated[
         float,
         typer.Option(
             help="Loss weight of the cells the puzzle asks about (maze open cells, Sudoku blanks) against the "
             "cells the input already decides; 1 = the published recipe."
         ),
-    ] = 1.0,
+    ] = run_default("question_weight"),
     answer_weight: Annotated[
         float,
         typer.Option(
             help="Loss weight of the cells whose answer differs from the input (a maze's path, Sudoku blanks, "
             "the cells an ARC output changes), times --question-weight; 1 = the published recipe."
         ),
-    ] = 1.0,
+    ] = run_default("answer_weight"),
     supervise_from: Annotated[
         int,
         typer.Option(
@@ -275,31 +285,36 @@ def train(
             help="ACT steps before this one run without a token loss and without halting (the Q head still "
             "learns); 1 = every step, the published recipe.",
         ),
-    ] = 1,
-    hidden_size: Annotated[int, typer.Option()] = 256,
-    num_heads: Annotated[int, typer.Option()] = 4,
+    ] = run_default("supervise_from"),
+    hidden_size: Annotated[int, typer.Option()] = CPU_MODEL["hidden_size"],
+    num_heads: Annotated[int, typer.Option()] = CPU_MODEL["num_heads"],
     h_cycles: Annotated[
         int,
         typer.Option(
             help="With --init, replaces the initial model's, as do --l-cycles and --act-steps (no weight "
-            "depends on them)."
+            "depends on them).",
         ),
-    ] = 3,
-    l_cycles: Annotated[int | None, typer.Option(help="Default: 6 for sudoku, 4 otherwise.")] = None,
-    layers: Annotated[int, typer.Option()] = 2,
+    ] = CPU_MODEL["H_cycles"],
+    l_cycles: Annotated[int, typer.Option(help="Default: 6 for sudoku.")] = CPU_MODEL["L_cycles"],
+    layers: Annotated[int, typer.Option()] = CPU_MODEL["L_layers"],
     mlp_t: Annotated[bool | None, typer.Option("--mlp-t/--attention", help="Default: mlp-t for sudoku.")] = None,
     neighbour_attention: Annotated[
         bool,
-        typer.Option(help="Maze: each cell attends to its four neighbours only (one local rule for every size)."),
-    ] = False,
+        typer.Option(
+            help="Maze: each cell attends to its four neighbours only (one local rule for every size).",
+        ),
+    ] = CPU_MODEL["neighbour_attention"],
     position_free_prefix: Annotated[
         bool,
         typer.Option(
             help="With --neighbour-attention: the prefix token and the cells score each other without positions, "
-            "so the rule is the same everywhere on the canvas. With --init, typed, it replaces the initial model's."
+            "so the rule is the same everywhere on the canvas. With --init, typed, it replaces the initial model's.",
         ),
-    ] = False,
-    puzzle_emb_ndim: Annotated[int, typer.Option(help="Puzzle-embedding width (prefix tokens the Q head reads).")] = 0,
+    ] = CPU_MODEL["position_free_prefix"],
+    puzzle_emb_ndim: Annotated[
+        int,
+        typer.Option(help="Puzzle-embedding width (prefix tokens the Q head reads)."),
+    ] = CPU_MODEL["puzzle_emb_ndim"],
     puzzle_emb_lr: Annotated[
         float | None,
         typer.Option(help="Sign-SGD rate of the puzzle embeddings (default: the published 1e-2 for arc, 1e-4 else)."),
@@ -311,8 +326,8 @@ def train(
             "--max-steps",  # its first name, kept for old commands; the solvers' --max-steps is a view's budget
             help="ACT steps the model learns to take (halt_max_steps); --max-steps is its old name.",
         ),
-    ] = 16,
-    seed: Annotated[int, typer.Option()] = 0,
+    ] = CPU_MODEL["halt_max_steps"],
+    seed: Annotated[int, typer.Option()] = run_default("seed"),
     threads: Annotated[int | None, typer.Option(help="torch threads per process.")] = None,
     dtype: Annotated[
         Dtype, typer.Option(help="Matmul number format: auto = bfloat16 (autocast) only where it is native.")
@@ -325,14 +340,14 @@ def train(
             "21x21 maze step 1.47x faster in bfloat16, 1.15x in float32. Per session: a resumed run takes this "
             "session's choice.",
         ),
-    ] = False,
+    ] = run_default("compile"),
     canvas_crop: Annotated[
         int,
         typer.Option(
             help="Maze: run on the top-left square holding the mazes, at least this side (0: all 30x30). With "
-            "--init, typed, it replaces the initial model's (no weight depends on it); untyped, the model's stays."
+            "--init, typed, it replaces the initial model's (no weight depends on it); untyped, the model's stays.",
         ),
-    ] = 0,
+    ] = CPU_MODEL["canvas_crop"],
     init: Annotated[
         str | None,
         typer.Option(
@@ -342,22 +357,14 @@ def train(
     export: Annotated[Path | None, typer.Option(help="Write the EMA model in our format here at the end.")] = None,
 ) -> None:
     """Train a TRM with the published recipe; resumes the run in --out. Scales out under torchrun."""
-    from trmsolve.train import ADJUSTABLE_FIELDS, TrainConfig, default_model_config
     from trmsolve.train import train as run_training
+    from trmsolve.train.config import ADJUSTABLE_FIELDS, WEIGHT_FREE_FIELDS, default_model_config
 
-    overrides: dict[str, Any] = {
-        "hidden_size": hidden_size,
-        "num_heads": num_heads,
-        "H_cycles": h_cycles,
-        "L_layers": layers,
-        "halt_max_steps": max_steps,
-        "puzzle_emb_ndim": puzzle_emb_ndim,
-        "canvas_crop": canvas_crop,
-        "neighbour_attention": neighbour_attention,
-        "position_free_prefix": position_free_prefix,
-    }
-    if l_cycles is not None:
-        overrides["L_cycles"] = l_cycles
+    given = {"hidden_size": hidden_size, "num_heads": num_heads, "h_cycles": h_cycles, "l_cycles": l_cycles,
+             "layers": layers, "max_steps": max_steps, "puzzle_emb_ndim": puzzle_emb_ndim, "canvas_crop": canvas_crop,
+             "neighbour_attention": neighbour_attention, "position_free_prefix": position_free_prefix}  # fmt: skip
+    # The options typed, as model fields: the rest comes from the CPU-sized model and the kind's defaults.
+    overrides: dict[str, Any] = {MODEL_FIELDS[name]: value for name, value in given.items() if _typed(ctx, name)}
     if mlp_t is not None:
         overrides.update(mlp_t=mlp_t, pos_encodings="none" if mlp_t else "rope")
     config = TrainConfig(
@@ -380,17 +387,7 @@ def train(
         compile=compile,
         dtype=dtype.value,
         init=init,
-        init_overrides={
-            field: value
-            for option, field, value in (
-                ("h_cycles", "H_cycles", h_cycles),
-                ("l_cycles", "L_cycles", l_cycles),
-                ("max_steps", "halt_max_steps", max_steps),
-                ("canvas_crop", "canvas_crop", canvas_crop),
-                ("position_free_prefix", "position_free_prefix", position_free_prefix),
-            )
-            if init and _typed(ctx, option)
-        },
+        init_overrides={name: value for name, value in overrides.items() if init and name in WEIGHT_FREE_FIELDS},
         eval_size=eval_size,
         eval_minutes=eval_minutes,
         puzzle_emb_lr=puzzle_emb_lr,

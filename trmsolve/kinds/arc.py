@@ -64,7 +64,6 @@ class Arc(PuzzleKind):
     tokens: ClassVar[str] = "0 PAD, 1 end-of-grid, 2..11 colours 0..9; 30x30 canvas, grid at the top-left"
     default_model: ClassVar[str] = "arc-demo"
     puzzle_emb_lr: ClassVar[float] = 1e-2
-    model_defaults: ClassVar[dict[str, Any]] = {"pos_encodings": "rope", "L_cycles": 4}
 
     def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
         """One puzzle per test input of every task in the file; a bad task or test entry yields an error."""

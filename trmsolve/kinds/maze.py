@@ -30,7 +30,7 @@ import csv
 import io
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -276,7 +276,6 @@ class Maze(PuzzleKind):
     tokens = "0 PAD, 1 '#', 2 ' ', 3 'S', 4 'G', 5 'o'; 30x30 canvas"
     default_model = "maze"
     data_module = "trmsolve.data.maze"
-    model_defaults: ClassVar[dict[str, Any]] = {"pos_encodings": "rope", "L_cycles": 4}
 
     def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
         text = text.removeprefix("\ufeff")

@@ -241,7 +241,7 @@ class Sudoku(PuzzleKind):
     tokens = "0 PAD, 1 blank, 2..10 digits 1..9; row-major 9x9"
     default_model = "sudoku"
     data_module = "trmsolve.data.sudoku"
-    model_defaults: ClassVar[dict[str, Any]] = {"mlp_t": True, "pos_encodings": "none"}
+    model_defaults: ClassVar[dict[str, Any]] = {"mlp_t": True, "pos_encodings": "none", "L_cycles": 6}
 
     def is_inline(self, text: str) -> bool:
         return bool(_INLINE.match(text))

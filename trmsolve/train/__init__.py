@@ -14,52 +14,40 @@ The recipe (TRM paper, section 4 and the published `pretrain.py`):
 With dtype bfloat16 (what `auto` picks on hardware with native bf16 matmuls) autocast runs the matmuls in
 bfloat16; master weights stay float32. A run can start from a trained model's weights (`init`) with a fresh
 optimiser and schedule: that is how training continues on another machine from the shipped weights.
+
+
+Importing `trmsolve.train` (or its `config`) does not import torch: the trainer loads when it is first used.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Collection
-from pathlib import Path
+import importlib
+from typing import Any
 
-import torch
+from trmsolve.train.config import ADJUSTABLE_FIELDS, CPU_MODEL, TrainConfig, default_model_config, run_default
 
-from trmsolve.train.config import ADJUSTABLE_FIELDS, SESSION_FIELDS, TrainConfig, default_model_config
-from trmsolve.train.data import TrainData, load_data
-from trmsolve.train.trainer import Trainer
-
-
-def train(
-    config: TrainConfig,
-    *,
-    resume: bool = True,
-    changed: Collection[str] = ADJUSTABLE_FIELDS,
-    log: Callable[[str], None] = print,
-) -> Trainer:
-    """Train (or continue training) the run in `config.out` until its time or step budget.
-
-    A resumed run keeps its saved settings (architecture, optimiser, schedule, seed) except the session fields
-    and the `changed` ones: the CLI passes only the options a user typed, so resuming without `--total-steps`
-    keeps the run's learning-rate schedule instead of the option's default.
-    """
-    out = Path(config.out)
-    ckpt = out / "checkpoint.pt"
-    resumed = resume and ckpt.exists()
-    if resumed:
-        saved = torch.load(ckpt, map_location="cpu", weights_only=True)["config"]
-        keep = {k: getattr(config, k) for k in (*SESSION_FIELDS, *(f for f in ADJUSTABLE_FIELDS if f in changed))}
-        config = TrainConfig.from_dict({**saved, **keep})
-    trainer = Trainer(config, log=log)
-    if resumed:
-        trainer.load(ckpt)
-        log(f"resumed {ckpt} at step {trainer.step}")
-    if config.max_minutes != 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(config.to_dict(), indent=2))
-        trainer.run()
-    elif resumed:  # only loaded (e.g. to export): the run's record and settings stay its own
-        trainer.trained_with = TrainConfig.from_dict(saved)
-    return trainer
+_LAZY = {
+    "Trainer": "trmsolve.train.trainer",
+    "TrainData": "trmsolve.train.data",
+    "load_data": "trmsolve.train.data",
+    "train": "trmsolve.train.run",
+}
 
 
-__all__ = ["ADJUSTABLE_FIELDS", "TrainConfig", "TrainData", "Trainer", "default_model_config", "load_data", "train"]
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'trmsolve.train' has no attribute {name!r}")
+
+
+__all__ = [
+    "ADJUSTABLE_FIELDS",
+    "CPU_MODEL",
+    "TrainConfig",
+    "TrainData",
+    "Trainer",
+    "default_model_config",
+    "load_data",
+    "run_default",
+    "train",
+]

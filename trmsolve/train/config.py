@@ -78,24 +78,34 @@ def lr_scale(step: int, config: TrainConfig) -> float:
     return config.lr_min_ratio + (1 - config.lr_min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+# The CPU-sized TRM `trmsolve train` starts from, before its kind's own defaults (`PuzzleKind.model_defaults`): the
+# published 512-wide models are much slower to train on a CPU.
+CPU_MODEL: dict[str, Any] = {
+    "arch": "trm",
+    "hidden_size": 256,
+    "num_heads": 4,
+    "pos_encodings": "rope",
+    "H_cycles": 3,
+    "L_cycles": 4,
+    "L_layers": 2,
+    "halt_max_steps": 16,
+    "puzzle_emb_ndim": 0,
+    "canvas_crop": 0,
+    "neighbour_attention": False,
+    "position_free_prefix": False,
+}
+
+
 def default_model_config(task: str, **overrides: Any) -> ModelConfig:
-    """A CPU-sized TRM for the task (`PuzzleKind.model_defaults`); the published 512-wide models are much slower
-    to train here."""
+    """The model `trmsolve train TASK` trains: `CPU_MODEL`, the kind's defaults, then `overrides`."""
     kind = get_kind(task)
-    base: dict[str, Any] = {
-        "arch": "trm",
-        "seq_len": kind.seq_len,
-        "vocab_size": kind.vocab_size,
-        "hidden_size": 256,
-        "num_heads": 4,
-        "H_cycles": 3,
-        "L_cycles": 6,
-        "L_layers": 2,
-        "halt_max_steps": 16,
-        **kind.model_defaults,
-        **overrides,
-    }
-    return ModelConfig(**base)
+    return ModelConfig(seq_len=kind.seq_len, vocab_size=kind.vocab_size, **{**CPU_MODEL, **kind.model_defaults,
+                                                                             **overrides})  # fmt: skip
+
+
+def run_default(name: str) -> Any:
+    """The default of a `TrainConfig` field (what the command line shows and uses when an option is not given)."""
+    return next(f.default for f in dataclasses.fields(TrainConfig) if f.name == name)
 
 
 # Model fields a run may change from its initial model's: no weight's shape or meaning depends on them.
