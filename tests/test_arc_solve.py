@@ -333,6 +333,15 @@ def test_nearest_rows_picks_the_known_identifier_with_least_loss() -> None:
     assert nearest_rows(model, demos)[0] != 0  # the blank identifier is never a start
 
 
+def test_adapt_still_takes_its_old_keyword_with_a_deprecation_warning() -> None:
+    model = _tiny_trm(3)
+    model.identifiers = ["<blank>", "known", "known|||t1|||0123456789"]
+    pairs = [(GRID, GRID[:, ::-1].copy())]
+    with pytest.warns(DeprecationWarning, match="versions="):
+        result = adapt(model, "new", pairs, steps=1, views=2)
+    assert result.versions == 2
+
+
 def test_adapt_starts_from_the_nearest_known_embedding() -> None:
     model = _with_map(_tiny_trm(3))
     pairs = [(GRID, GRID[:, ::-1].copy()), (GRID[:2], GRID[:2, ::-1].copy())]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import EXAMPLES_DIR, TRMSOLVE
 
 from trmsolve.cli.common import EXIT_BAD_INPUT
@@ -81,11 +82,44 @@ def test_arc_says_it_runs_in_one_process() -> None:
 
 def test_eval_scores_the_whole_set_over_both_ranks() -> None:
     data = Path(__file__).parent / "fixtures" / "data" / "sudoku_eval_64.csv"
-    args = ["eval", "sudoku", "--data", str(data), "--limit", "12", "--batch-size", "4", "--json"]
+    args = ["eval", "sudoku", "--data", str(data), "--limit", "8", "--batch-size", "4", "--json"]
     job = torchrun(*args)
     one = subprocess.run([TRMSOLVE, *args, "--threads", "1"], capture_output=True, text=True, env=ENV)
     assert job.returncode == one.returncode == 0, job.stderr
     shared, alone = json.loads(job.stdout), json.loads(one.stdout)  # one report: rank 0's
-    assert shared["ranks"] == 2 and shared["n"] == alone["n"] == 12
+    assert shared["ranks"] == 2 and shared["n"] == alone["n"] == 8
     for protocol in ("all_steps", "halting", "verified"):
         assert shared[protocol] == alone[protocol]
+
+
+def test_a_rank_takes_the_gpu_of_its_local_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA branch, run on a CPU with the device count mocked: rank r of a machine uses cuda:LOCAL_RANK."""
+    import torch
+
+    from trmsolve.distributed import Shard
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    shard = Shard(rank=5, world=8, local_rank=5, store=None, node=1, local_world=4)
+    assert (shard.device("cuda"), shard.device("auto"), shard.device("cpu")) == ("cuda:1", "cuda:1", "cpu")
+    shard.lend_threads(torch.device("cuda", 1))  # a GPU rank lends no threads (and asks the store nothing)
+
+
+def test_a_rank_left_working_takes_the_threads_of_the_finished_ones() -> None:
+    import torch
+    import torch.distributed as dist
+
+    from trmsolve.distributed import Shard
+
+    before = torch.get_num_threads()
+    store = dist.HashStore()
+    working, done = (Shard(rank, 2, rank, store, local_world=2) for rank in (0, 1))
+    try:
+        torch.set_num_threads(1)
+        working.lend_threads(torch.device("cpu"))
+        assert torch.get_num_threads() == 1  # both still working
+        done.finished()
+        working.lend_threads(torch.device("cpu"))
+        assert torch.get_num_threads() == 2  # the finished rank's core
+    finally:
+        torch.set_num_threads(before)

@@ -4,6 +4,7 @@ network frozen, by the ACT loss `trmsolve train` uses."""
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,7 @@ def adapt(
     bf16: bool | None = None,
     start: str = "nearest",
     progress: Callable[[int, int, float], None] | None = None,
+    views: int | None = None,
 ) -> AdaptResult:
     """Learn puzzle embeddings for a task the model never saw from its demonstration `pairs`, network frozen.
 
@@ -68,8 +70,11 @@ def adapt(
     `start="nearest"` starts each view's row from the known embedding that best predicts that view's
     demonstrations (`nearest_rows`): a rule the network learned for another task, or for another
     augmented version of one, is then one short step away instead of 100 sign-SGD steps from zero.
-    `start="zeros"` starts from zeros.
+    `start="zeros"` starts from zeros. `views` is the old name of `versions` (deprecated).
     """
+    if views is not None:
+        warnings.warn("adapt(views=N) is now adapt(versions=N)", DeprecationWarning, stacklevel=2)
+        versions = views
     import torch
 
     from trmsolve.loss import IGNORE_LABEL, act_loss
