@@ -111,10 +111,11 @@ def test_a_failing_answer_is_never_returned_once_a_passing_one_was_reached(
 def test_verified_solving_gains_over_the_q_head_and_costs_no_more_on_easy_puzzles(
     model: trmsolve.RecursiveReasoningModel, held_out: list[Puzzle]
 ) -> None:
-    """On these 64 held-out puzzles (measured: 50 right with the Q head, 63-64 verified)."""
-    published = list(solve(held_out, model, kind="sudoku", options=SolveOptions(verify=False), in_order=True))
-    verified = list(solve(held_out, model, kind="sudoku", in_order=True))
-    assert sum(r.correct for r in verified) >= sum(r.correct for r in published) + 8
+    """On the first 32 of these held-out puzzles (measured: 25 right with the Q head, 32 verified)."""
+    puzzles = held_out[:32]
+    published = list(solve(puzzles, model, kind="sudoku", options=SolveOptions(verify=False), in_order=True))
+    verified = list(solve(puzzles, model, kind="sudoku", in_order=True))
+    assert sum(r.correct for r in verified) >= sum(r.correct for r in published) + 5
     assert all(r.valid == r.correct for r in verified)  # a valid Sudoku answer is the (unique) solution
     for before, after in zip(published, verified, strict=True):
         if before.correct and before.steps == 1:  # an easy puzzle: its first answer passes the check
@@ -143,7 +144,7 @@ def test_views_and_halting_in_a_ragged_batch_give_what_each_puzzle_gets_alone(
 def test_the_published_rule_is_one_option_away(model: trmsolve.RecursiveReasoningModel, held_out: list[Puzzle]) -> None:
     from trmsolve.inference import final, refine
 
-    puzzles = held_out[:16]
+    puzzles = held_out[:8]
     tokens = np.stack([SUDOKU.encode(p) for p in puzzles])
     for options, halt in ((SolveOptions(verify=False), True), (SolveOptions(halt=False), False)):
         results = list(solve(puzzles, model, kind="sudoku", options=options, in_order=True))

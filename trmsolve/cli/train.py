@@ -190,7 +190,7 @@ def generate(
         int | None,
         typer.Option(
             help="Sudoku: at most this many givens for that share (default 20; alone: for every puzzle). "
-            "~0.1 s a puzzle for 20, ~1 s for 19, far slower for 18."
+            "Seconds a puzzle at 20 and tens of seconds at 19 (docs/cli.md)."
         ),
     ] = None,
     json_output: JsonOption = False,
