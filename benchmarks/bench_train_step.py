@@ -5,7 +5,7 @@ same number of optimiser steps each way, eager before and after the compiled ste
 step, slot-steps a second and the compile time. The two ways train the same network (tests/test_train.py).
 
     python benchmarks/bench_train_step.py --data data/maze_m4_train.csv --init weights/maze --canvas-crop 21 \
-        --dtype bfloat16 --out benchmarks/results/train_step_compile_bf16.json
+        --dtype bfloat16 --out benchmarks/results/train_step_compile_bf16_2026-11-27.json
 
 Pause other work on the machine first (`kill -STOP`): figures from a busy CPU are not the machine's.
 """

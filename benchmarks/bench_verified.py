@@ -8,7 +8,7 @@ other views join at step 16 and every view of a puzzle stops at the first pass).
 (one view: all 16 steps; Q-head halting) are read off the same run of the puzzle as given.
 
     python benchmarks/bench_verified.py news=data/v_news.csv 25-clue=data/v_25.csv hardest=data/v_hard.csv \\
-        --out benchmarks/results/verified_curve.json --plot docs/verified_curve.png
+        --out benchmarks/results/verified_curve_2026-11-25.json --plot docs/verified_curve.png
 
 Plotting needs matplotlib (`pip install -e ".[bench]"`).
 """

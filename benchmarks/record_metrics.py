@@ -1,6 +1,7 @@
 """Record measured held-out results in a bundled model's config.json, where `trmsolve models` shows them.
 
-    python benchmarks/record_metrics.py weights/sudoku test benchmarks/results/sudoku_eval_bench400_bf16.json \
+    python benchmarks/record_metrics.py weights/sudoku test \
+        benchmarks/results/sudoku_eval_bench400_bf16_2026-11-24.json \
         --about "trmsolve generate sudoku 1000 --seed 3 (never trained on)" \
         --command "trmsolve eval sudoku --data data/sudoku_bench.csv --model sudoku --dtype bfloat16 --json"
 

@@ -36,7 +36,7 @@ def keep_freed_memory() -> bool:
     the per-thread heaps the side-by-side passes allocate from, back to the kernel, and the next step faults
     every page in again, zeroed: 9,000-65,000 page faults a step for the bundled maze model at 32-64 a batch on
     two threads; under a thousand with these settings, half the kernel time, 8 hard 30x30 mazes from the
-    command line in 0.94x the wall time (benchmarks/results/keep_freed_memory.txt). The process keeps up to
+    command line in 0.94x the wall time (benchmarks/results/keep_freed_memory_2026-12-06.txt). The process keeps up to
     KEEP_FREE_BYTES free per heap.
     Elsewhere than glibc (macOS, Windows, musl), or where the user set MALLOC_* variables, nothing changes."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
@@ -54,7 +54,7 @@ def keep_freed_memory() -> bool:
 def exit_now(code: int) -> NoReturn:
     """End the process with `code` without tearing the interpreter down, after running its exit handlers and
     flushing its output. With torch loaded the teardown (freeing every module's objects, one by one) took
-    0.3-0.5 s, the most of what one Sudoku cost beyond importing torch (benchmarks/results/exit_now.txt); the
+    0.3-0.5 s, the most of what one Sudoku cost beyond importing torch (benchmarks/results/exit_now_2026-12-06.txt); the
     command needs none of it: its files are closed where they are written, and the OS frees the rest."""
     atexit._run_exitfuncs()  # what atexit.register asked for: thread pools joined, compile workers stopped
     for stream in (sys.stdout, sys.stderr):
