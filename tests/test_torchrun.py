@@ -24,7 +24,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 def torchrun(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     command = [*TORCHRUN, "-m", "trmsolve", *map(str, args), "--threads", "1"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=ENV)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=ENV, stdin=subprocess.DEVNULL)
 
 
 def rows(stdout: str) -> list[dict]:
@@ -74,10 +74,12 @@ def test_ctrl_c_stops_every_rank_and_rank_0_says_how_far_it_got(tmp_path: Path) 
     assert "of 80 puzzles done" in stderr
 
 
-def test_arc_says_it_runs_in_one_process() -> None:
+def test_arc_and_stdin_say_what_runs_under_torchrun() -> None:
     job = torchrun("arc", EXAMPLES_DIR / "arc")
     assert job.returncode == 1 and f"exitcode  : {EXIT_BAD_INPUT} " in job.stderr
     assert "run it without torchrun" in job.stderr
+    job = torchrun("sudoku", "-")
+    assert job.returncode == 1 and "stdin under torchrun" in job.stderr
 
 
 def test_eval_scores_the_whole_set_over_both_ranks() -> None:

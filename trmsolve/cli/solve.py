@@ -195,7 +195,7 @@ def solve_puzzles(
 
     kind_name = str(ctx.info_name)  # registered once per kind, below
     kind = get_kind(kind_name)
-    shard = join_torchrun(kind_name)
+    shard = join_torchrun(kind_name, inputs)
     leader = shard is None or shard.leader
     items = read_all(inputs, kind, report=leader)  # before loading the model, so bad input fails fast
     puzzles = [item for item in items if not isinstance(item, PuzzleParseError)]
@@ -254,13 +254,15 @@ def solve_puzzles(
     raise typer.Exit(EXIT_INVALID if summary.failed else 0)
 
 
-def join_torchrun(kind_name: str) -> Shard | None:
+def join_torchrun(kind_name: str, inputs: list[str]) -> Shard | None:
     """This process's shard when torchrun started several (`trmsolve.distributed`), else None."""
     from trmsolve.distributed import Shard
 
     shard = Shard.join()
     if shard is not None and kind_name == "arc":
         raise TrmsolveError("arc under torchrun: a task's views are voted over in one process; run it without torchrun")
+    if shard is not None and "-" in inputs:  # the ranks would share one stream, each reading other puzzles
+        raise TrmsolveError("stdin under torchrun: every rank reads all the inputs itself; pass files or folders")
     return shard
 
 
