@@ -49,18 +49,27 @@ STAND_INS = {
 }
 
 
-def matmul_peak(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> float:
-    """GFLOP/s of the best of repeated size x size matmuls."""
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+def matmul_peak(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0, device: str = "cpu") -> float:
+    """GFLOP/s of the best of repeated size x size matmuls on `device`."""
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
     for _ in range(3):
         a @ b
     best, deadline = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
+        synchronize(device)
         start = time.perf_counter()
         for _ in range(4):
             a @ b
+        synchronize(device)
         best = max(best, 4 * 2 * size**3 / (time.perf_counter() - start) / 1e9)
     return best
+
+
+def synchronize(device: str | torch.device) -> None:
+    """Wait for the GPU's queued work (timings of CUDA kernels); nothing on a CPU."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
 
 
 def flops_per_puzzle_step(config: ModelConfig, length: int | None = None) -> float:
@@ -106,9 +115,11 @@ def time_steps(
     runs: list[float] = []
     deadline = time.perf_counter() + min_seconds
     while not runs or time.perf_counter() < deadline:
+        synchronize(model.device)
         start = time.perf_counter()
         for _ in range(steps):
             carry = run_step(model, carry, x, positions, rows).carry
+        synchronize(model.device)
         runs.append((time.perf_counter() - start) / steps)
     return statistics.median(runs)
 

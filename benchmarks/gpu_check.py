@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from bench_speed import flops_per_puzzle_step, matmul_peak, synchronize, time_steps
 from report import write_report
 
 from trmsolve.config import ModelConfig
-from trmsolve.inference import refine, run_step
+from trmsolve.inference import refine
 from trmsolve.models import load_model
 from trmsolve.network import build_model
 from trmsolve.options import SolveOptions
@@ -88,66 +89,26 @@ def check_published(device: str) -> dict[str, Any]:
     return report
 
 
-def matmul_peak(device: str, dtype: torch.dtype, size: int, seconds: float = 2.0) -> float:
-    """GFLOP/s of the best of repeated size x size matmuls on `device`."""
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    best, deadline = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(8):
-            a @ b
-        sync(device)
-        best = max(best, 8 * 2 * size**3 / (time.perf_counter() - start) / 1e9)
-    return best
-
-
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-@torch.inference_mode()
-def steps_per_second(model: torch.nn.Module, batch: int, device: str, steps: int = 5) -> float:
-    inputs = torch.randint(1, model.config.vocab_size, (batch, model.config.seq_len), device=device)
-    x, carry = model.embed(inputs), model.initial_carry(batch)
-    carry = run_step(model, carry, x).carry  # warm-up
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        carry = run_step(model, carry, x).carry
-    sync(device)
-    return batch * steps / (time.perf_counter() - start)
-
-
 def check_throughput(device: str, batches: list[int], steps: int = 5) -> dict[str, Any]:
     dtype = torch.bfloat16 if device != "cpu" else torch.float32
-    peak = matmul_peak(device, dtype, 8192 if device != "cpu" else 512, seconds=2.0 if device != "cpu" else 0.5)
+    peak = matmul_peak(dtype, 8192 if device != "cpu" else 512, seconds=2.0 if device != "cpu" else 0.5, device=device)
     published = ModelConfig(hidden_size=512, num_heads=8, mlp_t=True, pos_encodings="none", puzzle_emb_ndim=512,
                             puzzle_emb_len=16)  # fmt: skip
     models = {"bundled sudoku": load_model("sudoku", device=device, dtype=dtype),
               "published-size sudoku (random weights)": build_model(published).to(device, dtype).eval()}  # fmt: skip
     report: dict[str, Any] = {"dtype": str(dtype).removeprefix("torch."), "matmul_peak_gflops": round(peak)}
     for name, model in models.items():
-        flops = puzzle_step_flops(model)
+        flops = flops_per_puzzle_step(model.config)
         rows = {}
         for batch in batches:
-            rate = steps_per_second(model, batch, device, steps)
+            inputs = torch.randint(1, model.config.vocab_size, (batch, model.config.seq_len), device=device)
+            rate = batch / time_steps(model, batch, inputs, steps)
             rows[batch] = {
                 "puzzle_steps_per_s": round(rate, 1),
                 "fraction_of_peak": round(rate * flops / 1e9 / peak, 3),
             }
         report[name] = {"gflop_per_puzzle_step": round(flops / 1e9, 3), "batches": rows}
     return report
-
-
-def puzzle_step_flops(model: torch.nn.Module) -> float:
-    """FLOPs of one ACT step of one puzzle, by counting (benchmarks/bench_speed.py)."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from bench_speed import flops_per_puzzle_step
-
-    return flops_per_puzzle_step(model.config)
 
 
 def check_torchrun(device: str) -> dict[str, Any]:
@@ -177,7 +138,7 @@ def check_training(device: str, steps: int = 5) -> dict[str, Any]:
         losses, start = [], time.perf_counter()
         for _ in range(steps):
             losses.append(trainer.train_step()["loss"])
-        sync(str(trainer.device))
+        synchronize(trainer.device)
         return {
             "device": str(trainer.device),
             "autocast": str(trainer.autocast_dtype).removeprefix("torch."),

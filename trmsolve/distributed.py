@@ -17,7 +17,7 @@ import os
 import pickle
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -66,8 +66,7 @@ class Shard:
     def part(self, name: str) -> Shard:
         """The same ranks with a queue and results of their own, for a second piece of work in one job (`eval`
         scores the published protocol, then verified solving)."""
-        store = dist.PrefixStore(name, self.store)
-        return Shard(self.rank, self.world, self.local_rank, store, self.node, self.local_world)
+        return replace(self, store=dist.PrefixStore(name, self.store), threads=0)
 
     def device(self, asked: str) -> str:
         """The device this rank runs on: `cuda` (or auto on a machine with GPUs) becomes `cuda:LOCAL_RANK`."""

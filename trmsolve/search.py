@@ -312,16 +312,16 @@ class ContinuousBatch:
                 frames[id(entry)] = ViewStep(entry.key, v, views.name(v), group.steps[r], answer, cells,
                                              float(q_halt[r]), False)  # fmt: skip
         share = (time.perf_counter() - began) / len(group.entries)  # a row's part of this step
-        limit = self.options.time_limit
         for entry in group.entries:
             entry.compute += share
-        for entry in {id(entry): entry for entry in group.entries}.values():
+        present = list({id(entry): entry for entry in group.entries}.values())
+        limit = self.options.time_limit
+        for entry in present:
             if entry.outcome is None and limit is not None and entry.compute >= limit:
                 entry.outcome = _surest(entry.candidates + current.get(id(entry), []))
                 entry.outcome.timed_out = True
                 settled.append(entry)
         keep = [r for r in keep if group.entries[r].outcome is None]  # drop the other views of settled puzzles
-        present = list({id(entry): entry for entry in group.entries}.values())
         group.keep(keep, out.carry)
         spawning = {id(entry) for entry, _ in spawn}
         for entry in present:

@@ -377,12 +377,12 @@ def solve(
         yield from order.release(index, item) if order else (item,)
 
     pending: Iterator[tuple[int, Puzzle | PuzzleParseError]] = enumerate(puzzles)
-    gather, remote = None, 0  # rank 0 under torchrun: the other ranks' results, and how many are still to come
+    gather, total, own = None, 0, 0  # rank 0 under torchrun: the other ranks' results; puzzles in all; its own
     if shard is not None:
         entries = list(pending)
         pending = shard.claim((i, item) for i, item in entries if not isinstance(item, PuzzleParseError))
         if shard.leader:
-            gather, remote = shard.gather(), sum(not isinstance(item, PuzzleParseError) for _, item in entries)
+            gather, total = shard.gather(), sum(not isinstance(item, PuzzleParseError) for _, item in entries)
             for index, item in entries:
                 if isinstance(item, PuzzleParseError):
                     yield from release(index, item)
@@ -408,16 +408,15 @@ def solve(
                 result.rank = shard.rank
             if shard is not None and not shard.leader:
                 shard.publish(result)
-            remote -= gather is not None
+            own += 1
             yield from release(index, result)
         for result in gather.arrived() if gather else ():
-            remote -= 1
             yield from release(result.index, result)
         if on_tick is not None:
             on_tick(batch.tick())
     if shard is not None:
         shard.finished()
-    for result in gather.rest(gather.received + remote) if gather else ():
+    for result in gather.rest(total - own) if gather else ():
         yield from release(result.index, result)
 
 

@@ -360,11 +360,10 @@ def train(
     from trmsolve.train import train as run_training
     from trmsolve.train.config import ADJUSTABLE_FIELDS, WEIGHT_FREE_FIELDS, default_model_config
 
-    given = {"hidden_size": hidden_size, "num_heads": num_heads, "h_cycles": h_cycles, "l_cycles": l_cycles,
-             "layers": layers, "max_steps": max_steps, "puzzle_emb_ndim": puzzle_emb_ndim, "canvas_crop": canvas_crop,
-             "neighbour_attention": neighbour_attention, "position_free_prefix": position_free_prefix}  # fmt: skip
-    # The options typed, as model fields: the rest comes from the CPU-sized model and the kind's defaults.
-    overrides: dict[str, Any] = {MODEL_FIELDS[name]: value for name, value in given.items() if _typed(ctx, name)}
+    # The model options typed, as model fields (read by name: MODEL_FIELDS); the rest comes from the CPU-sized
+    # model and the kind's defaults.
+    model_options = [option for option in MODEL_FIELDS if _typed(ctx, option)]
+    overrides: dict[str, Any] = {MODEL_FIELDS[option]: ctx.params[option] for option in model_options}
     if mlp_t is not None:
         overrides.update(mlp_t=mlp_t, pos_encodings="none" if mlp_t else "rope")
     config = TrainConfig(
