@@ -98,3 +98,15 @@ def test_the_headline_names_its_test_set_when_a_model_has_several() -> None:
     assert headline({"selection": "not a run"}) == "not measured"
     checked = {**run, "verified": {"exact": 0.95}}
     assert headline({"test_perfect_9_17": checked, "test_hard": run}) == "verified 95% (100 perfect 9-17)"
+
+
+def test_an_installed_copy_ships_every_package_and_its_files() -> None:
+    """`pip install .` (not -e) copies only what pyproject.toml lists: every package of trmsolve/ must be there,
+    and the files that are not Python (the recorded page's code, the weights)."""
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parent.parent
+    setup = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    on_disk = {".".join(p.parent.relative_to(root).parts) for p in (root / "trmsolve").rglob("__init__.py")}
+    assert set(setup["packages"]) == on_disk | {"trmsolve.weights"}
+    assert setup["package-data"]["trmsolve.recording"] == ["page.html"]
+    assert (root / "trmsolve" / "recording" / "page.html").exists()

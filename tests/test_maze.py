@@ -16,7 +16,19 @@ from trmsolve.data import maze as data
 from trmsolve.data.csvfile import write_csv
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds import Puzzle, get_kind
-from trmsolve.kinds.maze import CANVAS, CHAR_TO_TOKEN, GOAL, OPEN, PATH, START, TOKEN_TO_CHAR, WALL, shortest_path
+from trmsolve.kinds.maze import (
+    CANVAS,
+    CHAR_TO_TOKEN,
+    GOAL,
+    OPEN,
+    PATH,
+    START,
+    TOKEN_TO_CHAR,
+    WALL,
+    bfs,
+    shortest_path,
+    trace_back,
+)
 
 EXAMPLES = Path(__file__).parents[1] / "examples" / "maze"
 MAZE = get_kind("maze")
@@ -279,6 +291,25 @@ def test_csv_roundtrip_tokens_tiers_and_augmentation(tmp_path: Path) -> None:
         puzzle = Puzzle("maze", "aug", TOKEN_TO_CHAR[x.reshape(30, 30)], None)
         verdict = MAZE.verify(puzzle, TOKEN_TO_CHAR[y.reshape(30, 30)])
         assert verdict.valid and verdict.details["shortest"]
+
+
+def test_open_fields_with_ties_train_one_rule_in_every_transform() -> None:
+    """`--ties` fields reach G by several shortest paths; their label is the path `trace_back` draws, and after a
+    transform `augment` redraws it in the new frame, so each view's label follows the same rule."""
+    rows = list(data.generate(4, 7, algorithms=["obstacles"], min_path=60, small_share=0, ties=True))
+    inputs = CHAR_TO_TOKEN[np.frombuffer("".join(r.question for r in rows).encode(), np.uint8)].reshape(4, 900)
+    labels = CHAR_TO_TOKEN[np.frombuffer("".join(r.answer for r in rows).encode(), np.uint8)].reshape(4, 900)
+    assert all(row.rating >= 60 for row in rows)
+    assert not all(shortest_path(TOKEN_TO_CHAR[x.reshape(30, 30)]).unique for x in inputs)  # ties there are
+    assert (data.traced_labels(inputs, labels) == labels).all()  # as generated: the rule's path already
+    aug_inputs, aug_labels = data.augment(np.tile(inputs, (8, 1)), np.tile(labels, (8, 1)), np.random.default_rng(3))
+    for x, y in zip(aug_inputs, aug_labels, strict=True):
+        grid = TOKEN_TO_CHAR[x.reshape(30, 30)]
+        verdict = MAZE.verify(Puzzle("maze", "aug", grid, None), TOKEN_TO_CHAR[y.reshape(30, 30)])
+        assert verdict.valid and verdict.details["shortest"]
+        start, goal = tuple(np.argwhere(grid == START)[0]), tuple(np.argwhere(grid == GOAL)[0])
+        dist, _ = bfs(grid != WALL, start)
+        assert {tuple(c) for c in np.argwhere(y.reshape(30, 30) == CHAR_TO_TOKEN[PATH])} == set(trace_back(dist, goal))
 
 
 def test_load_tokens_names_the_bad_row(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ _API = {
     "get_kind": "trmsolve.kinds",
     "Puzzle": "trmsolve.kinds",
     "SolveOptions": "trmsolve.options",
+    "record": "trmsolve.recording",
+    "Recording": "trmsolve.recording",
     "RecursiveReasoningModel": "trmsolve.network",
     "ModelConfig": "trmsolve.config",
     "TrmsolveError": "trmsolve.errors",

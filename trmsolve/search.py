@@ -62,6 +62,7 @@ class Outcome:
     compute_seconds: float = 0.0  # its share of the batch's steps
     views_allowed: int = 1  # views it could have taken
     timed_out: bool = False  # settled by `SolveOptions.time_limit` before its views ran out
+    view_names: list[str] = field(default_factory=list)  # every view begun, in order (`view` indexes it)
 
     @property
     def confidence(self) -> float:
@@ -350,6 +351,7 @@ class ContinuousBatch:
         assert outcome is not None
         outcome.total_steps = entry.spent
         outcome.views_tried, outcome.views_allowed = entry.begun, entry.views.count
+        outcome.view_names = [entry.views.name(v) for v in range(entry.begun)]
         outcome.compute_seconds = entry.compute
         self.puzzles -= 1
         if self.on_step is not None:  # the trace ends on the answer, whichever view found it

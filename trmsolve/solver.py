@@ -134,6 +134,7 @@ class Result:
     rank: int | None = None  # under torchrun: the rank that solved it
     views_tried: int = 1  # views begun: the puzzle as given, other transforms, restarts
     timed_out: bool = False  # settled by the time limit before its views ran out
+    view_names: list[str] = field(default_factory=list)  # every view begun, in order (`view` indexes it)
 
     @property
     def route(self) -> str:
@@ -191,10 +192,10 @@ class Result:
 
     def to_json(self) -> str:
         """One line of JSON (no newline inside, so it is one JSON Lines record)."""
-        return json.dumps(self.to_dict(), default=_json_default, ensure_ascii=False)
+        return json.dumps(self.to_dict(), default=json_default, ensure_ascii=False)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -441,6 +442,7 @@ def _result(kind: PuzzleKind, puzzle: Puzzle, outcome: Outcome, **fields: Any) -
         total_steps=outcome.total_steps,
         views_tried=outcome.views_tried,
         timed_out=outcome.timed_out,
+        view_names=outcome.view_names,
         **fields,
     )
     if outcome.timed_out and not outcome.accepted:  # what was tried, where the time went

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from trmsolve.cli.view import SolveView
     from trmsolve.kinds import Puzzle
     from trmsolve.network import RecursiveReasoningModel
+    from trmsolve.recording import Recording
     from trmsolve.solver import Step
 
 
@@ -148,6 +149,16 @@ def voted_frame(answer: ArcAnswer) -> Step:
     return Step(answer.puzzle, 0, 0, best.grid, None, ones, best.q_halt_prob, True, caption=caption)
 
 
+def recorded(view: SolveView, answer: ArcAnswer, attempts: int, index: int) -> Recording | None:
+    """An ARC test input's recording (its plain run's steps, then the vote's answer), written where --record says."""
+    if view.recorder is None or not answer.candidates or not answer.candidates[0].grid.size:
+        return None  # no grid was voted for: nothing to end the recording on
+    verdict = view.kind.verify(answer.puzzle, answer.candidates[0].grid)
+    voted = [f"attempt {n}: {c.votes}/{answer.runs} votes" for n, c in enumerate(answer.candidates[:attempts], 1)]
+    taken = view.recorder.take(answer.puzzle, verdict, views=voted, views_are="Voted answers", reported=0, index=index)
+    return view.keep(taken)
+
+
 def solve_arc(
     puzzles: list[Puzzle],
     network: RecursiveReasoningModel,
@@ -168,32 +179,38 @@ def solve_arc(
     from trmsolve.render import arc_answer_view, arc_score_table, count_bar
     from trmsolve.solver import solve
 
-    kind, tracer = get_kind("arc"), view.tracer
+    kind, tracer, on_step = get_kind("arc"), view.tracer, view.on_step
     prepare_arc_model(network, puzzles, setup, err=view.err)
     run = {"max_steps": options.max_steps, "halt": options.halt, "halt_threshold": options.halt_threshold}
-    if tracer is not None:  # the plain version of each test input, step by step (not part of the vote)
+    if on_step is not None:  # the plain version of each test input, step by step (not part of the vote)
         try:
             for puzzle in puzzles:
-                for _ in solve([puzzle], network, kind=kind, options=options, on_step=tracer):
+                for _ in solve([puzzle], network, kind=kind, options=options, on_step=on_step):
                     pass
         finally:
-            tracer.close()
+            if tracer is not None:
+                tracer.close()
     with count_bar(view.err) if view.err.is_terminal else nullcontext() as bar:
         progress = bar_updater(bar, "running augmented versions")
         answers = predict(
             network, puzzles, max_views=options.views, batch_size=options.batch_size, progress=progress, **run
         )
-    if tracer is not None:  # the trace ends on the answer reported: the vote's first attempt
+    if on_step is not None:  # the trace ends on the answer reported: the vote's first attempt
         try:
             for answer in answers:
                 if answer.candidates and answer.candidates[0].grid.size:  # a grid to draw
-                    tracer(voted_frame(answer))
+                    on_step(voted_frame(answer))
         finally:
-            tracer.close()
+            if tracer is not None:
+                tracer.close()
     shown = view.shown
-    for answer in answers:
+    try:
+        recordings = [recorded(view, answer, attempts, index) for index, answer in enumerate(answers)]
+    finally:
+        view.close_recording()
+    for answer, recording in zip(answers, recordings, strict=True):
         if view.json_output:
-            emit_json(json.dumps(answer.to_dict(attempts, model_name)))
+            emit_json(view.json_row(answer.to_dict(attempts, model_name), recording))
         elif not view.quiet:
             view.out.print(arc_answer_view(kind, answer, attempts))
     scores = score(answers, sorted({1, attempts}))

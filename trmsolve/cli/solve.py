@@ -30,6 +30,7 @@ from trmsolve.cli.common import (
 from trmsolve.cli.view import SolveView
 from trmsolve.errors import PuzzleParseError, TrmsolveError
 from trmsolve.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS_PER_VIEW, DEFAULT_TIME_LIMIT, DEFAULT_VIEWS, SolveOptions
+from trmsolve.recording.files import RecordTarget
 
 if TYPE_CHECKING:
     from trmsolve.distributed import Shard
@@ -149,7 +150,21 @@ def solve_puzzles(
             show_default=False,
         ),
     ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FILE|DIR/",
+            help="Keep every step shown, as --trace draws it, in a file whose suffix picks the format: .gif (.webp, "
+            ".png: animated) one puzzle's animation, .svg its last frame, .html a page for every puzzle (a step "
+            "slider, play, confidence, the views tried); a folder (ending in /): a .gif a puzzle.",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
+    json_steps: Annotated[
+        bool,
+        typer.Option("--json-steps", help='With --json: each row also carries every step shown ("trajectory").'),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary, not each puzzle.")] = False,
     keep_order: Annotated[
         bool,
@@ -195,7 +210,7 @@ def solve_puzzles(
 
     kind_name = str(ctx.info_name)  # registered once per kind, below
     kind = get_kind(kind_name)
-    shard = join_torchrun(kind_name, inputs)
+    shard = join_torchrun(kind_name, inputs, recording=bool(record or json_steps))
     leader = shard is None or shard.leader
     items = read_all(inputs, kind, report=leader)  # before loading the model, so bad input fails fast
     puzzles = [item for item in items if not isinstance(item, PuzzleParseError)]
@@ -204,6 +219,9 @@ def solve_puzzles(
         raise typer.Exit(EXIT_BAD_INPUT)
     if not puzzles:
         raise TrmsolveError(f"no {kind_name} puzzles to solve in {', '.join(inputs)}")
+    if json_steps and not json_output:
+        raise TrmsolveError("--json-steps adds the steps to --json rows: pass --json too")
+    target = RecordTarget.parse(record, len(puzzles)) if record else None
     options = SolveOptions(
         max_steps=max_steps,
         halt=halt,
@@ -218,7 +236,8 @@ def solve_puzzles(
     out = Console(soft_wrap=not sys.stdout.isatty())  # wrap at spaces on a terminal; never inside a pipe's line
     err = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
     if leader:
-        view = SolveView(kind, out, err, json_output=json_output, quiet=quiet, trace=trace, trace_delay=trace_delay)
+        view = SolveView(kind, out, err, json_output=json_output, quiet=quiet, trace=trace, trace_delay=trace_delay,
+                         record=target, json_steps=json_steps)  # fmt: skip
     else:  # another rank of a torchrun job: rank 0 shows everything
         view = SolveView(kind, out, err, json_output=False, quiet=True, trace=False, trace_delay=None, silent=True)
 
@@ -254,11 +273,13 @@ def solve_puzzles(
     raise typer.Exit(EXIT_INVALID if summary.failed else 0)
 
 
-def join_torchrun(kind_name: str, inputs: list[str]) -> Shard | None:
+def join_torchrun(kind_name: str, inputs: list[str], *, recording: bool = False) -> Shard | None:
     """This process's shard when torchrun started several (`trmsolve.distributed`), else None."""
     from trmsolve.distributed import Shard
 
     shard = Shard.join()
+    if shard is not None and recording:  # a puzzle's steps stay on the rank that ran it
+        raise TrmsolveError("--record and --json-steps under torchrun: run them without torchrun")
     if shard is not None and kind_name == "arc":
         raise TrmsolveError("arc under torchrun: a task's views are voted over in one process; run it without torchrun")
     if shard is not None and "-" in inputs:  # the ranks would share one stream, each reading other puzzles

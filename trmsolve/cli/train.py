@@ -134,10 +134,16 @@ def _options_for(kind: Generated, owner: Generated, given: dict[str, Any]) -> di
 
 
 def _maze_options(
-    kind: Generated, min_path: int | None, small_share: float | None, small_sides: str | None, algorithms: str | None
+    kind: Generated,
+    min_path: int | None,
+    small_share: float | None,
+    small_sides: str | None,
+    algorithms: str | None,
+    ties: bool | None = None,
 ) -> dict[str, Any]:
     """The maze generator's keyword arguments from `generate`'s options (an error for Sudoku)."""
-    given = {"min_path": min_path, "small_share": small_share, "small_sides": small_sides, "algorithms": algorithms}
+    given = {"min_path": min_path, "small_share": small_share, "small_sides": small_sides, "algorithms": algorithms,
+             "ties": ties or None}  # fmt: skip
     options = _options_for(kind, Generated.maze, given)
     if algorithms is not None:
         options["algorithms"] = [name.strip() for name in algorithms.split(",") if name.strip()]
@@ -182,6 +188,14 @@ def generate(
             help="Maze: generators to take turns (dfs, prim, kruskal, wilson, rooms, organic, obstacles; default all).",
         ),
     ] = None,
+    ties: Annotated[
+        bool,
+        typer.Option(
+            "--ties",
+            help="Maze: G may be reached by several shortest paths (open obstacle fields with long paths always "
+            "are); the answer is one of them. Default: a unique shortest path.",
+        ),
+    ] = False,
     few_share: Annotated[
         float | None,
         typer.Option(min=0.0, max=1.0, help="Sudoku: share of puzzles hill-climbed down to --few-givens givens."),
@@ -201,7 +215,7 @@ def generate(
     from trmsolve.data.csvfile import write_csv
     from trmsolve.render import count_bar
 
-    options = _maze_options(kind, min_path, small_share, small_sides, algorithms) | _sudoku_options(
+    options = _maze_options(kind, min_path, small_share, small_sides, algorithms, ties) | _sudoku_options(
         kind, few_share, few_givens
     )
     data = importlib.import_module(f"trmsolve.data.{kind.value}")

@@ -8,6 +8,7 @@ import stat
 import sys
 import time
 from contextlib import nullcontext
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import typer
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from trmsolve.kinds import Puzzle, PuzzleKind
     from trmsolve.network import RecursiveReasoningModel
     from trmsolve.options import SolveOptions
+    from trmsolve.recording import Recording, RecordTarget
     from trmsolve.search import Tick
     from trmsolve.solver import Summary
 
@@ -53,7 +55,10 @@ class SolveView:
         trace: bool,
         trace_delay: float | None,
         silent: bool = False,
+        record: RecordTarget | None = None,
+        json_steps: bool = False,
     ) -> None:
+        from trmsolve.recording import Recorder
         from trmsolve.render import Tracer
 
         self.kind, self.out, self.err = kind, out, err
@@ -61,6 +66,10 @@ class SolveView:
         self.shown = err if json_output else out  # trace frames and the summary: never into JSON Lines
         delay = trace_delay if trace_delay is not None else (0.3 if self.shown.is_terminal else 0.0)
         self.tracer = Tracer(kind, self.shown, delay=delay) if trace else None
+        self.target, self.json_steps = record, json_steps
+        # Every step a solve shows goes to the live trace and, when kept, to the recorder, which passes it on.
+        self.recorder = Recorder(then=self.tracer) if record or json_steps else None
+        self.on_step = self.recorder or self.tracer
         # Progress from the first second, wherever a person watches: on stderr when stdout goes to a file or a
         # program (or -q keeps it empty); on a terminal that shows the answers, a transient line under them on the
         # same console, which prints each answer above it. The trace is its own progress.
@@ -73,6 +82,29 @@ class SolveView:
         # A program reading a pipe (`| jq`) may print to this same terminal as answers arrive, and a live bar
         # redrawn in place would leave its frames among those lines: into a pipe, progress is whole lines.
         self.progress_lines = self.progress_console is err and is_pipe(out.file)
+
+    def keep(self, recording: Recording) -> Recording:
+        """Write a puzzle's recording where --record says, as soon as it has settled."""
+        if self.target is not None:
+            self.said_where(self.target.add(recording))
+        return recording
+
+    def close_recording(self) -> None:
+        """Write what waits for the whole run (an .html page), also when it was interrupted."""
+        if self.target is not None:
+            self.said_where(self.target.close())
+
+    def said_where(self, path: Path | None) -> None:
+        if path is not None and not self.silent:
+            print(f"recorded: {path}", file=sys.stderr, flush=True)
+
+    def json_row(self, row: dict[str, Any], recording: Recording | None) -> str:
+        """A result's JSON line; with --json-steps, every step shown ("trajectory")."""
+        from trmsolve.solver import json_default
+
+        if self.json_steps and recording is not None:
+            row["trajectory"] = [frame.to_dict(self.kind) for frame in recording.frames]
+        return json.dumps(row, default=json_default, ensure_ascii=False)
 
     def status(self, message: str) -> Any:
         """A spinner on stderr while something slow happens before the first answer (a terminal only)."""
@@ -110,7 +142,7 @@ class SolveView:
                 next_line = time.monotonic() + PROGRESS_LINE_SECONDS
                 self.err.print(progress_line(summary, total, now), highlight=False, soft_wrap=True)
 
-        results = solve(items, network, kind=self.kind, options=options, on_step=self.tracer, on_tick=on_tick,
+        results = solve(items, network, kind=self.kind, options=options, on_step=self.on_step, on_tick=on_tick,
                         model_name=name, in_order=in_order, shard=shard)  # fmt: skip
         try:
             with progress_bar(self.progress_console) if live else nullcontext() as progress:
@@ -122,8 +154,9 @@ class SolveView:
                         if self.json_output:
                             emit_json(json.dumps({"index": position[id(result)], **result.to_dict()}))
                         continue  # its error: line went out as it was read; the summary lists it again
+                    recording = self.keep(self.recorder.finish(result)) if self.recorder else None
                     if self.json_output:
-                        emit_json(result.to_json())
+                        emit_json(self.json_row(result.to_dict(), recording))
                     elif self.tracer is not None:
                         self.out.print(verdict_line(result), "")
                     elif not self.quiet:
@@ -142,6 +175,7 @@ class SolveView:
         finally:
             if self.tracer is not None:
                 self.tracer.close()
+            self.close_recording()
         if not self.silent and (summary.puzzles > 1 or self.quiet or summary.unreadable):
             self.shown.print(summary_table(summary))
         return summary

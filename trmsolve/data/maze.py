@@ -279,20 +279,24 @@ def _spans(open_cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return span(rows), span(cols)
 
 
-def _endpoints(open_cells: np.ndarray, min_path: int, rnd: random.Random) -> tuple[tuple, tuple, np.ndarray] | None:
-    """S, G (G at least `min_path` steps away by a unique shortest path) and the distances from S."""
+def _endpoints(
+    open_cells: np.ndarray, min_path: int, rnd: random.Random, ties: bool = False
+) -> tuple[tuple, tuple, np.ndarray] | None:
+    """S, G (G at least `min_path` steps away, by a unique shortest path unless `ties`) and the distances from S."""
     cells = np.argwhere(open_cells)
     start = tuple(int(i) for i in cells[rnd.randrange(len(cells))])
     for _ in range(2):
         dist, ways = bfs(open_cells, start)
-        goals = np.argwhere((ways == 1) & (dist >= max(min_path, 1)))
+        goals = np.argwhere(((ways >= 1) if ties else (ways == 1)) & (dist >= max(min_path, 1)))
         if len(goals):
             return start, tuple(int(i) for i in goals[rnd.randrange(len(goals))]), dist
         start = tuple(int(i) for i in np.unravel_index(dist.argmax(), dist.shape))  # farthest cell
     return None
 
 
-def generate_one(algorithm: str, h: int, w: int, min_path: int, rnd: random.Random) -> MazeRow | None:
+def generate_one(
+    algorithm: str, h: int, w: int, min_path: int, rnd: random.Random, ties: bool = False
+) -> MazeRow | None:
     """One maze of `algorithm` and size hxw, or None when this draw cannot meet the conditions."""
     if algorithm == "organic":
         open_cells = _organic(h, w, rnd)
@@ -304,7 +308,7 @@ def generate_one(algorithm: str, h: int, w: int, min_path: int, rnd: random.Rand
         return None
     if (h, w) == (CANVAS, CANVAS) and min(_spans(open_cells)) <= SMALL_SIDES[1]:
         return None  # would look like a small maze to `tiers`
-    found = _endpoints(open_cells, min_path, rnd)
+    found = _endpoints(open_cells, min_path, rnd, ties)
     if found is None:
         return None
     start, goal, dist = found
@@ -326,13 +330,16 @@ def generate(
     small_share: float = 0.25,
     small_sides: tuple[int, int] = SMALL_SIDES,
     max_tries: int = 200,
+    ties: bool = False,
 ) -> Iterator[MazeRow]:
     """`n` mazes, the algorithms taking turns; `min_path=HARD_PATH + 1, small_share=0` is Maze-Hard-like.
 
     `algorithms` defaults to ALGORITHMS (without "obstacles" when `min_path` is above 12), or HARD_ALGORITHMS
     when `min_path` asks for hard mazes. A
     `small_share` of the mazes get random sides in `small_sides` (a curriculum starts small). Raises
-    ValueError when an algorithm cannot make a qualifying maze in `max_tries` draws.
+    ValueError when an algorithm cannot make a qualifying maze in `max_tries` draws. `ties`: G may be reached by
+    several shortest paths (open fields with long paths always have some); the answer is the one `trace_back`
+    draws, and `augment` redraws it in each transform's own frame, so the rule a model learns for ties is one.
     """
     if algorithms is None:  # open fields rarely have a unique shortest path longer than a dozen steps
         algorithms = HARD_ALGORITHMS if min_path > HARD_PATH else ALGORITHMS if min_path <= 12 else ALGORITHMS[:-1]
@@ -348,14 +355,14 @@ def generate(
         small = rnd.random() < small_share
         h, w = (rnd.randint(*small_sides), rnd.randint(*small_sides)) if small else (CANVAS, CANVAS)
         for _ in range(max_tries):
-            row = generate_one(algorithm, h, w, min_path, rnd)
+            row = generate_one(algorithm, h, w, min_path, rnd, ties)
             if row is not None:
                 yield row
                 break
         else:
             raise ValueError(
-                f"{algorithm} made no {h}x{w} maze with a unique shortest path of {min_path}+ steps "
-                f"in {max_tries} tries"
+                f"{algorithm} made no {h}x{w} maze with a {'' if ties else 'unique '}shortest path of {min_path}+ "
+                f"steps in {max_tries} tries"
             )
 
 
@@ -405,7 +412,31 @@ def augment(inputs: np.ndarray, labels: np.ndarray, rng: np.random.Generator) ->
     or the top-left square a canvas-cropped model trains on."""
     gathers = dihedral_gathers(math.isqrt(inputs.shape[1]))
     gather = gathers[rng.integers(0, len(gathers), len(inputs))]
-    return np.take_along_axis(inputs, gather, axis=1), np.take_along_axis(labels, gather, axis=1)
+    inputs, labels = np.take_along_axis(inputs, gather, axis=1), np.take_along_axis(labels, gather, axis=1)
+    return inputs, traced_labels(inputs, labels)
+
+
+def traced_labels(inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """`labels` with each path redrawn by `trace_back` in the frame the model sees. A maze with one shortest path
+    keeps its label; one with several (`generate(ties=True)`) gets the path the rule picks in this frame, where a
+    transformed label would teach a different rule for ties in each transform."""
+    side = math.isqrt(inputs.shape[1])
+    path_token, open_token = CHAR_TO_TOKEN[PATH], CHAR_TO_TOKEN[OPEN]
+    redrawn = labels.copy()
+    for row, question in enumerate(inputs):
+        grid = question.reshape(side, side)
+        starts, goals = np.argwhere(grid == CHAR_TO_TOKEN[START]), np.argwhere(grid == CHAR_TO_TOKEN[GOAL])
+        if len(starts) != 1 or len(goals) != 1:
+            continue  # the maze's S or G lies outside the cropped square: nothing to trace
+        dist, ways = bfs(grid != CHAR_TO_TOKEN[WALL], tuple(starts[0]))
+        goal = tuple(goals[0])
+        if ways[goal] < 2:
+            continue  # one shortest path: the label is it
+        cells = redrawn[row].reshape(side, side)
+        cells[cells == path_token] = open_token
+        for cell in trace_back(dist, goal):
+            cells[cell] = path_token
+    return redrawn
 
 
 def tiers(inputs: np.ndarray, ratings: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from trmsolve.kinds.base import Puzzle, PuzzleKind, Verdict
+from trmsolve.kinds.base import Picture, Puzzle, PuzzleKind, Verdict
 
 # kind name -> "module:Class"; the only place a new kind has to be listed. What else the engine needs of a kind
 # (its token shapes, bundled model, training data and defaults) is an attribute of its class.
@@ -32,4 +32,4 @@ def all_kinds() -> list[PuzzleKind]:
     return [get_kind(name) for name in KINDS]
 
 
-__all__ = ["GENERATED", "KINDS", "Puzzle", "PuzzleKind", "Verdict", "all_kinds", "get_kind"]
+__all__ = ["GENERATED", "KINDS", "Picture", "Puzzle", "PuzzleKind", "Verdict", "all_kinds", "get_kind"]

@@ -27,7 +27,7 @@ import numpy as np
 
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds.arc_grids import SEQ_LEN, VOCAB_SIZE, grid_from_json, grid_problem, grid_to_tokens, tokens_to_grid
-from trmsolve.kinds.base import Puzzle, PuzzleKind, Verdict
+from trmsolve.kinds.base import Picture, Puzzle, PuzzleKind, Verdict
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -64,6 +64,7 @@ class Arc(PuzzleKind):
     tokens: ClassVar[str] = "0 PAD, 1 end-of-grid, 2..11 colours 0..9; 30x30 canvas, grid at the top-left"
     default_model: ClassVar[str] = "arc-demo"
     puzzle_emb_lr: ClassVar[float] = 1e-2
+    palette: ClassVar[tuple[tuple[str, str], ...]] = tuple((f"#{r:02x}{g:02x}{b:02x}",) * 2 for r, g, b in PALETTE)
 
     def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
         """One puzzle per test input of every task in the file; a bad task or test entry yields an error."""
@@ -150,6 +151,13 @@ class Arc(PuzzleKind):
         table.add_row(*(Text(title, style="bold") for title, _ in columns))
         table.add_row(*(body for _, body in columns))
         return table
+
+    def picture(self, puzzle: Puzzle, answer: np.ndarray | None = None) -> Picture:
+        """The answer (else the input) in the ARC palette; a malformed answer as an empty picture."""
+        shown = puzzle.grid if answer is None else np.asarray(answer)
+        if grid_problem(shown):
+            shown = np.zeros((0, 0), np.int64)
+        return Picture(shown.astype(np.int64), np.full(shown.shape, ""))
 
     def to_text(self, grid: np.ndarray) -> str:
         """Rows of digits joined by newlines, e.g. "012\\n340"."""

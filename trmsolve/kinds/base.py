@@ -1,4 +1,4 @@
-"""The one interface every puzzle kind implements: parse, encode, decode, verify, render.
+"""The one interface every puzzle kind implements: parse, encode, decode, verify, render (and picture).
 
 Adding a kind means adding one module in this package that defines a `PuzzleKind` subclass and listing it
 in `trmsolve.kinds.KINDS`. Nothing here imports torch: parsing and verifying must stay fast to start.
@@ -77,6 +77,18 @@ class Symmetry:
         return Puzzle(puzzle.kind, puzzle.source, self.forward(puzzle.grid), answer, dict(puzzle.meta))
 
 
+@dataclass(frozen=True)
+class Picture:
+    """A grid as coloured, labelled cells: what recordings draw (`trmsolve.recording`), in any image format.
+
+    `PuzzleKind.picture` says what each cell looks like; a GIF, an SVG and a web page draw the same picture.
+    """
+
+    colours: np.ndarray  # int [rows, cols]: each cell's index into the kind's `palette`
+    labels: np.ndarray  # str [rows, cols]: each cell's character ("" for none)
+    block: int = 0  # thicker lines every `block` cells (Sudoku's boxes); 0: none
+
+
 IDENTITY = Symmetry("as given", lambda grid: grid, lambda grid: grid, lambda values: values)
 
 
@@ -96,6 +108,8 @@ class PuzzleKind:
     # Sudoku and Maze share one, seen in every batch, and publish the network's own rate for it.
     puzzle_emb_lr: ClassVar[float] = 1e-4
     model_defaults: ClassVar[dict[str, Any]] = {}  # `trmsolve train`'s CPU-sized TRM for the kind, beyond the shared
+    # The cell colours of `picture`: (fill, ink) as "#rrggbb", indexed by `Picture.colours`.
+    palette: ClassVar[tuple[tuple[str, str], ...]] = (("#ffffff", "#000000"),)
 
     @property
     def encoding(self) -> dict[str, Any]:
@@ -135,6 +149,10 @@ class PuzzleKind:
         `changed` (bool, grid-shaped) highlights cells that changed since the previous refinement step;
         `confidence` (float 0..1, grid-shaped) dims cells the model is unsure of. Both are for `--trace`.
         """
+        raise NotImplementedError
+
+    def picture(self, puzzle: Puzzle, answer: np.ndarray | None = None) -> Picture:
+        """`answer` (or the puzzle) as coloured, labelled cells, for recordings: the same cells `render` shows."""
         raise NotImplementedError
 
     def to_text(self, grid: np.ndarray) -> str:

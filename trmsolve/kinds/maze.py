@@ -30,13 +30,13 @@ import csv
 import io
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from trmsolve.errors import PuzzleParseError
 from trmsolve.kinds.arc_grids import dihedral_transform, inverse_dihedral_transform
-from trmsolve.kinds.base import IDENTITY, Puzzle, PuzzleKind, Symmetry, Verdict
+from trmsolve.kinds.base import IDENTITY, Picture, Puzzle, PuzzleKind, Symmetry, Verdict
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -51,6 +51,8 @@ TOKEN_TO_CHAR = np.frombuffer(b"?" + CHARSET.encode(), np.uint8)  # PAD decodes 
 
 _TEXT_CHARS = frozenset(CHARSET + ".")
 _CODES = np.frombuffer(CHARSET.encode(), np.uint8)
+_PALETTE_INDEX = np.full(256, len(CHARSET))  # char code -> Maze.palette index (past CHARSET: an unknown cell)
+_PALETTE_INDEX[_CODES] = np.arange(len(CHARSET))
 _STEPS = ((-1, 0), (0, -1), (0, 1), (1, 0))
 
 
@@ -276,6 +278,15 @@ class Maze(PuzzleKind):
     tokens = "0 PAD, 1 '#', 2 ' ', 3 'S', 4 'G', 5 'o'; 30x30 canvas"
     default_model = "maze"
     data_module = "trmsolve.data.maze"
+    # `picture`'s colours, in CHARSET order, then a cell the answer must not change (the colours of `render`)
+    palette: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("#3a3a3a", "#3a3a3a"),  # wall
+        ("#ffffff", "#ffffff"),  # open
+        ("#1e5bd6", "#ffffff"),  # S
+        ("#b02fb0", "#ffffff"),  # G
+        ("#2fb84f", "#ffffff"),  # path
+        ("#e53935", "#ffffff"),  # changed a wall, S or G, or an unknown cell
+    )
 
     def parse(self, text: str, source: str) -> Iterator[Puzzle | PuzzleParseError]:
         text = text.removeprefix("\ufeff")
@@ -415,10 +426,7 @@ class Maze(PuzzleKind):
         from rich.style import Style
         from rich.text import Text
 
-        shown = puzzle.grid if answer is None else answer
-        wrong = np.zeros(shown.shape, bool)
-        if shown.shape == puzzle.grid.shape:
-            wrong = (shown != puzzle.grid) & ~((puzzle.grid == OPEN) & (shown == PATH))
+        shown, wrong = _cell_states(puzzle, answer)
         cells = {
             WALL: ("██", Style(color="bright_black")),
             OPEN: ("  ", Style()),
@@ -441,5 +449,22 @@ class Maze(PuzzleKind):
                 text.append("\n")
         return text
 
+    def picture(self, puzzle: Puzzle, answer: np.ndarray | None = None) -> Picture:
+        """Walls dark, the path green, S and G labelled; a cell the answer may not change, red."""
+        shown, wrong = _cell_states(puzzle, answer)
+        colours = np.where(wrong, len(CHARSET), _PALETTE_INDEX[shown])
+        labels = np.where(shown == START, "S", np.where(shown == GOAL, "G", ""))
+        return Picture(colours, labels)
+
     def to_text(self, grid: np.ndarray) -> str:
         return "\n".join(row.tobytes().decode("latin-1") for row in grid)
+
+
+def _cell_states(puzzle: Puzzle, answer: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The grid shown (the answer, else the puzzle) and its cells the answer may not change: anything but an open
+    cell turned into path."""
+    shown = puzzle.grid if answer is None else answer
+    wrong = np.zeros(shown.shape, bool)
+    if shown.shape == puzzle.grid.shape:
+        wrong = (shown != puzzle.grid) & ~((puzzle.grid == OPEN) & (shown == PATH))
+    return shown, wrong

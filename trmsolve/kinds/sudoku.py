@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from trmsolve.errors import PuzzleParseError
-from trmsolve.kinds.base import IDENTITY, Puzzle, PuzzleKind, Symmetry, Verdict
+from trmsolve.kinds.base import IDENTITY, Picture, Puzzle, PuzzleKind, Symmetry, Verdict
 from trmsolve.kinds.sudoku_exact import _PEER_MATRIX, CELL_VALUE, UNITS, solve
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ _ANSWER_COLUMNS = ("answer", "solution", "solutions")
 _DIGIT_CHARS = frozenset("123456789")
 _INLINE = re.compile(r"^[0-9._*?xX-]{81}$")  # one puzzle as an argument: 81 cells, no spaces
 _LOW_CONFIDENCE = 0.5  # cells the model is less sure of than this are dimmed in --trace
+_GIVEN, _FILLED, _BLANK, _BAD = range(4)  # Sudoku.palette
 
 
 def _grid_of(cells: str) -> np.ndarray:
@@ -242,6 +243,12 @@ class Sudoku(PuzzleKind):
     default_model = "sudoku"
     data_module = "trmsolve.data.sudoku"
     model_defaults: ClassVar[dict[str, Any]] = {"mlp_t": True, "pos_encodings": "none", "L_cycles": 6}
+    palette: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("#ffffff", "#1a1a1a"),  # a given
+        ("#ffffff", "#1f5fbf"),  # filled in by the model
+        ("#ffffff", "#ffffff"),  # blank
+        ("#fde2e2", "#c62828"),  # breaks a rule
+    )
 
     def is_inline(self, text: str) -> bool:
         return bool(_INLINE.match(text))
@@ -350,11 +357,7 @@ class Sudoku(PuzzleKind):
         """
         from rich.text import Text
 
-        shown = puzzle.grid if answer is None else np.asarray(answer).reshape(9, 9)
-        given = puzzle.grid > 0
-        filled = (shown >= 1) & (shown <= 9)
-        _, bad = _conflicts(np.where(filled, shown, 0))
-        bad |= given & (shown != puzzle.grid)
+        shown, given, filled, bad = _cell_states(puzzle, answer)
         text = Text()
         for r in range(9):
             if r in (3, 6):
@@ -377,5 +380,23 @@ class Sudoku(PuzzleKind):
             text.append(" \n" if r < 8 else " ")
         return text
 
+    def picture(self, puzzle: Puzzle, answer: np.ndarray | None = None) -> Picture:
+        """Givens dark, filled cells blue, rule breakers red on pink (the colours of `render`), boxes outlined."""
+        shown, given, filled, bad = _cell_states(puzzle, answer)
+        colours = np.select([bad, ~filled, given], [_BAD, _BLANK, _GIVEN], _FILLED)
+        labels = np.where(filled, shown.astype(str), "")
+        return Picture(colours, labels, block=3)
+
     def to_text(self, grid: np.ndarray) -> str:
         return "".join(str(d) if 1 <= d <= 9 else "." for d in np.asarray(grid).reshape(81).tolist())
+
+
+def _cell_states(puzzle: Puzzle, answer: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """The grid shown (the answer, else the puzzle) and which of its cells are givens, filled, and breaking a rule
+    (a conflict, or a changed given)."""
+    shown = puzzle.grid if answer is None else np.asarray(answer).reshape(9, 9)
+    given = puzzle.grid > 0
+    filled = (shown >= 1) & (shown <= 9)
+    _, bad = _conflicts(np.where(filled, shown, 0))
+    bad |= given & (shown != puzzle.grid)
+    return shown, given, filled, bad
