@@ -17,7 +17,7 @@ from trmsolve.kinds import Picture
 from trmsolve.recording.frames import Frame, Recording
 
 if TYPE_CHECKING:
-    from PIL import Image
+    from PIL import Image, ImageDraw, ImageFont
 
 GRID_PIXELS = 480  # the grid's longer side, about
 CELL_PIXELS = (12, 40)  # a cell's side, at least and at most
@@ -134,33 +134,41 @@ def gif_palette(palette: tuple[tuple[str, str], ...]) -> Image.Image:
     return swatch
 
 
-def fit(text: str, font: object, width: int) -> str:
+def fit(text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
     """`text` cut with an ellipsis to fit the frame's width."""
     room = width - 2 * MARGIN
-    while len(text) > 1 and font.getlength(text) > room:  # type: ignore[attr-defined]
+    while len(text) > 1 and font.getlength(text) > room:
         text = text[:-2] + "…"
     return text
 
 
-def draw_grid(draw: object, layout: Layout, picture: Picture, frame: Frame, palette: tuple, font: object) -> None:
+def draw_grid(
+    draw: ImageDraw.ImageDraw,
+    layout: Layout,
+    picture: Picture,
+    frame: Frame,
+    palette: tuple[tuple[str, str], ...],
+    font: ImageFont.FreeTypeFont,
+) -> None:
+    """The cells in their colours and labels, the changed ones outlined, the blocks' lines over them."""
     rows, cols = picture.colours.shape
     if not rows:
         return
     top_left, bottom_right = layout.cell_box(0, 0), layout.cell_box(rows - 1, cols - 1)
-    draw.rectangle((*top_left[:2], *bottom_right[2:]), fill=LINES)  # type: ignore[attr-defined]
+    draw.rectangle((*top_left[:2], *bottom_right[2:]), fill=LINES)
     changed = frame.changed if frame.changed is not None and frame.changed.shape == (rows, cols) else None
     for r in range(rows):
         for c in range(cols):
             x0, y0, x1, y1 = layout.cell_box(r, c)
             fill, ink = palette[int(picture.colours[r, c])]
-            draw.rectangle((x0 + 1, y0 + 1, x1 - 1, y1 - 1), fill=fill)  # type: ignore[attr-defined]
+            draw.rectangle((x0 + 1, y0 + 1, x1 - 1, y1 - 1), fill=fill)
             if picture.labels[r, c]:
                 centre = ((x0 + x1) / 2, (y0 + y1) / 2)
-                draw.text(centre, str(picture.labels[r, c]), fill=ink, font=font, anchor="mm")  # type: ignore[attr-defined]
+                draw.text(centre, str(picture.labels[r, c]), fill=ink, font=font, anchor="mm")
             if changed is not None and changed[r, c]:
-                draw.rectangle((x0 + 1, y0 + 1, x1 - 1, y1 - 1), outline=CHANGED, width=2)  # type: ignore[attr-defined]
+                draw.rectangle((x0 + 1, y0 + 1, x1 - 1, y1 - 1), outline=CHANGED, width=2)
     for line in layout.block_lines(picture):
-        draw.line(line, fill=BLOCK_LINES, width=2)  # type: ignore[attr-defined]
+        draw.line(line, fill=BLOCK_LINES, width=2)
 
 
 # ------------------------------------------------------------------------------------------------ SVG still
