@@ -172,6 +172,17 @@ def test_verify_flags_a_longer_path_as_valid_but_not_shortest() -> None:
     assert MAZE.verify(small_puzzle(), marked(puzzle.grid, DETOUR)).correct is None
 
 
+def test_verify_takes_any_shortest_path_when_several_tie() -> None:
+    """The open middle gives three 10-step paths; the file's answer names one, and each of the others is as right."""
+    open_middle = SMALL.replace("# #     #\n# # #####", "#       #\n# ##### #")
+    (puzzle,) = parse(open_middle)
+    puzzle.answer = marked(puzzle.grid, SHORTEST)
+    along_the_top = [(1, c) for c in range(2, 8)] + [(2, 7), (3, 7), (4, 7)]
+    verdict = MAZE.verify(puzzle, marked(puzzle.grid, along_the_top))
+    assert verdict.valid and verdict.correct and verdict.details["shortest"] and verdict.problems == []
+    assert MAZE.verify(puzzle, marked(puzzle.grid, DETOUR[:6] + [(2, 7), (3, 7), (3, 6)])).correct is False
+
+
 @pytest.mark.parametrize(
     ("change", "problem"),
     [

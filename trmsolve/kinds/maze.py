@@ -382,8 +382,8 @@ class Maze(PuzzleKind):
         """Valid = the answer keeps the maze and marks a simple path of 'o' cells from S to G.
 
         A valid path that is longer than the shortest stays valid (details["shortest"] is False and the
-        problems say so); whether it is *the* expected answer is `correct`, which compares with the known
-        answer when there is one.
+        problems say so). `correct` (when the answer is known) is the known path, or another path as short: a
+        maze that several shortest paths solve has several right answers, and the file can name only one.
         """
         grid = puzzle.grid
         shortest = shortest_path(grid)
@@ -412,6 +412,8 @@ class Maze(PuzzleKind):
             details.update(path_len=path_len, shortest=path_len == shortest.length)
             if path_len != shortest.length:
                 problems.append(f"not a shortest path: {path_len} steps, the shortest has {shortest.length}")
+            elif correct is False:  # another shortest path than the file's
+                correct = True
         return Verdict(valid, correct, problems, details)
 
     def render(
