@@ -180,7 +180,7 @@ def test_verify_takes_any_shortest_path_when_several_tie() -> None:
     along_the_top = [(1, c) for c in range(2, 8)] + [(2, 7), (3, 7), (4, 7)]
     verdict = MAZE.verify(puzzle, marked(puzzle.grid, along_the_top))
     assert verdict.valid and verdict.correct and verdict.details["shortest"] and verdict.problems == []
-    assert MAZE.verify(puzzle, marked(puzzle.grid, DETOUR[:6] + [(2, 7), (3, 7), (3, 6)])).correct is False
+    assert MAZE.verify(puzzle, marked(puzzle.grid, [*DETOUR[:6], (2, 7), (3, 7), (3, 6)])).correct is False
 
 
 @pytest.mark.parametrize(

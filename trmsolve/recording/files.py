@@ -51,8 +51,11 @@ class RecordTarget:
     @classmethod
     def parse(cls, raw: str, puzzles: int) -> RecordTarget:
         """Check `raw` before anything runs: a known suffix, and a single-puzzle format for a single puzzle."""
+        from trmsolve.recording.images import require_pillow
+
         path = Path(raw)
         if raw.endswith(("/", "\\")) or path.is_dir():
+            require_pillow(path)
             return cls(path, True, puzzles)
         suffix = path.suffix.lower()
         if suffix not in SUFFIXES:
@@ -65,6 +68,8 @@ class RecordTarget:
                 f"--record {raw}: a {suffix} file holds one puzzle and there are {puzzles}; pass a folder "
                 f"(--record {path.with_suffix('')}/) for a {FOLDER_SUFFIX} each, or an .html page for all"
             )
+        if suffix in ANIMATION_SUFFIXES:
+            require_pillow(path)
         return cls(path, False, puzzles)
 
     def add(self, recording: Recording) -> Path | None:

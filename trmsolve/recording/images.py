@@ -88,13 +88,9 @@ def verdict_colour(recording: Recording, frame: Frame) -> str:
 
 def write_animation(recording: Recording, path: Path) -> None:
     """One frame per step shown, the last held longer; the format from the suffix (`ANIMATIONS`)."""
-    try:
-        from PIL import Image, ImageDraw, ImageFont
-    except ImportError:
-        raise TrmsolveError(
-            f"--record {path.name}: animations need Pillow; install it with pip install 'trmsolve[record]' (an .html "
-            "or .svg recording needs nothing more)"
-        ) from None
+    require_pillow(path)
+    from PIL import Image, ImageDraw, ImageFont
+
     pictures = [recording.picture(frame) for frame in recording.frames]
     layout = Layout.of(pictures)
     font = ImageFont.load_default(size=TEXT_SIZE)
@@ -116,6 +112,17 @@ def write_animation(recording: Recording, path: Path) -> None:
         images = [image.quantize(palette=shared, dither=Image.Dither.NONE) for image in images]
     extra = {"lossless": True} if fmt == "WEBP" else {}
     images[0].save(path, format=fmt, save_all=True, append_images=images[1:], duration=durations, loop=0, **extra)
+
+
+def require_pillow(path: Path) -> None:
+    """Say how to get Pillow when an animation is asked for without it (before anything runs, where possible)."""
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        raise TrmsolveError(
+            f"--record {path}: animations need Pillow; install it with pip install 'trmsolve[record]' (an .html "
+            "or .svg recording needs nothing more)"
+        ) from None
 
 
 def gif_palette(palette: tuple[tuple[str, str], ...]) -> Image.Image:
