@@ -27,6 +27,7 @@ is wall. Path length and rating are counted in steps from S to G (path cells + 1
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator
@@ -409,34 +410,62 @@ def dihedral_gathers(side: int) -> np.ndarray:
 
 def augment(inputs: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Each example's input and label under one random dihedral transform of its square: the 30x30 canvas,
-    or the top-left square a canvas-cropped model trains on."""
+    or the top-left square a canvas-cropped model trains on. A maze with several shortest paths gets its path
+    redrawn in the transform's frame (`traced_labels`)."""
     gathers = dihedral_gathers(math.isqrt(inputs.shape[1]))
     gather = gathers[rng.integers(0, len(gathers), len(inputs))]
+    tied = np.flatnonzero([_tied(question) for question in inputs])  # before the transform: one entry a maze
     inputs, labels = np.take_along_axis(inputs, gather, axis=1), np.take_along_axis(labels, gather, axis=1)
-    return inputs, traced_labels(inputs, labels)
+    return inputs, traced_labels(inputs, labels, tied)
 
 
-def traced_labels(inputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """`labels` with each path redrawn by `trace_back` in the frame the model sees. A maze with one shortest path
-    keeps its label; one with several (`generate(ties=True)`) gets the path the rule picks in this frame, where a
-    transformed label would teach a different rule for ties in each transform."""
+def traced_labels(inputs: np.ndarray, labels: np.ndarray, rows: Iterable[int] | None = None) -> np.ndarray:
+    """`labels` with the path of each of `rows` (default: all) redrawn by `trace_back` in the frame the model
+    sees. A maze with one shortest path keeps its label; one with several (`generate(ties=True)`) gets the path
+    the rule picks in this frame, where a transformed label would teach a different rule for ties in each
+    transform."""
     side = math.isqrt(inputs.shape[1])
     path_token, open_token = CHAR_TO_TOKEN[PATH], CHAR_TO_TOKEN[OPEN]
     redrawn = labels.copy()
-    for row, question in enumerate(inputs):
-        grid = question.reshape(side, side)
-        starts, goals = np.argwhere(grid == CHAR_TO_TOKEN[START]), np.argwhere(grid == CHAR_TO_TOKEN[GOAL])
-        if len(starts) != 1 or len(goals) != 1:
+    for row in range(len(inputs)) if rows is None else rows:
+        found = _searched(inputs[row])
+        if found is None:
             continue  # the maze's S or G lies outside the cropped square: nothing to trace
-        dist, ways = bfs(grid != CHAR_TO_TOKEN[WALL], tuple(starts[0]))
-        goal = tuple(goals[0])
-        if ways[goal] < 2:
-            continue  # one shortest path: the label is it
+        dist, _, goal = found
         cells = redrawn[row].reshape(side, side)
         cells[cells == path_token] = open_token
         for cell in trace_back(dist, goal):
             cells[cell] = path_token
     return redrawn
+
+
+_TIED: dict[bytes, bool] = {}  # a maze's digest -> whether several shortest paths reach G (no transform changes it)
+
+
+def _tied(question: np.ndarray) -> bool:
+    """Whether several shortest paths reach G in this maze's tokens: searched once per maze, then remembered, so
+    that a batch of mazes with one shortest path each costs `augment` a digest a row, not a search."""
+    key = hashlib.blake2b(question.tobytes(), digest_size=16).digest()
+    if key not in _TIED:
+        found = _searched(question)
+        if found is None:
+            _TIED[key] = False
+        else:
+            _, ways, goal = found
+            _TIED[key] = bool(ways[goal] >= 2)
+    return _TIED[key]
+
+
+def _searched(question: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, int]] | None:
+    """`bfs` from S over a square of tokens, and G: (distances, number of shortest paths, G); None without one S
+    and one G."""
+    side = math.isqrt(question.shape[0])
+    grid = question.reshape(side, side)
+    starts, goals = np.argwhere(grid == CHAR_TO_TOKEN[START]), np.argwhere(grid == CHAR_TO_TOKEN[GOAL])
+    if len(starts) != 1 or len(goals) != 1:
+        return None
+    dist, ways = bfs(grid != CHAR_TO_TOKEN[WALL], tuple(starts[0]))
+    return dist, ways, tuple(goals[0])
 
 
 def tiers(inputs: np.ndarray, ratings: np.ndarray) -> np.ndarray:
