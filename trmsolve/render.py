@@ -93,11 +93,21 @@ def result_view(kind: PuzzleKind, result: Result) -> RenderableType:
     )
 
 
+def changed_cells(step: Step) -> int:
+    """Cells that differ from the step before (0 on the first)."""
+    return 0 if step.changed is None else int(step.changed.sum())
+
+
+def changes(step: Step) -> str:
+    """ "first answer", "1 cell changed", "12 cells changed"."""
+    count = changed_cells(step)
+    return "first answer" if step.changed is None else f"{count} cell{'s' * (count != 1)} changed"
+
+
 def trace_frame(kind: PuzzleKind, step: Step) -> RenderableType:
     """One refinement step: a status line (step, changed cells, confidence, halting probability with a bar)
     and the current answer with changed cells highlighted and unsure cells dimmed."""
-    count = 0 if step.changed is None else int(step.changed.sum())
-    changed = "first answer" if step.changed is None else f"{count} cell{'s' * (count != 1)} changed"
+    changed = changes(step)
     confidence = float(step.confidence.mean()) if step.confidence.size else 0.0
     if step.caption:  # not one run's step: what the frame shows instead
         status = Text.assemble((step.caption, "bold"), (" · stops here" if step.last else "", "bold"))

@@ -100,10 +100,11 @@ class SolveView:
 
     def json_row(self, row: dict[str, Any], recording: Recording | None) -> str:
         """A result's JSON line; with --json-steps, every step shown ("trajectory")."""
+        from trmsolve.recording import step_dict
         from trmsolve.solver import json_default
 
         if self.json_steps and recording is not None:
-            row["trajectory"] = [frame.to_dict(self.kind) for frame in recording.frames]
+            row["trajectory"] = [step_dict(step, self.kind) for step in recording.frames]
         return json.dumps(row, default=json_default, ensure_ascii=False)
 
     def status(self, message: str) -> Any:

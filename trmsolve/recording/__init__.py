@@ -6,6 +6,6 @@ verdict); `save` writes recordings in the format a file's suffix names. Animatio
 """
 
 from trmsolve.recording.files import RecordTarget, save
-from trmsolve.recording.frames import Frame, Recorder, Recording, record
+from trmsolve.recording.frames import Recorder, Recording, record, step_dict
 
-__all__ = ["Frame", "RecordTarget", "Recorder", "Recording", "record", "save"]
+__all__ = ["RecordTarget", "Recorder", "Recording", "record", "save", "step_dict"]

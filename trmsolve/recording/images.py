@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 
 from trmsolve.errors import TrmsolveError
 from trmsolve.kinds import Picture
-from trmsolve.recording.frames import Frame, Recording
+from trmsolve.recording.frames import Recording
 
 if TYPE_CHECKING:
     from PIL import Image, ImageDraw, ImageFont
+
+    from trmsolve.solver import Step
 
 GRID_PIXELS = 480  # the grid's longer side, about
 CELL_PIXELS = (12, 40)  # a cell's side, at least and at most
@@ -77,7 +79,7 @@ class Layout:
         return x, y, x + self.cell, y + self.cell
 
 
-def verdict_colour(recording: Recording, frame: Frame) -> str:
+def verdict_colour(recording: Recording, frame: Step) -> str:
     from trmsolve.render import verdict_style
 
     return VERDICT_COLOURS[verdict_style(recording.verdict)[0]] if frame.last else TEXT
@@ -153,7 +155,7 @@ def draw_grid(
     draw: ImageDraw.ImageDraw,
     layout: Layout,
     picture: Picture,
-    frame: Frame,
+    frame: Step,
     palette: tuple[tuple[str, str], ...],
     font: ImageFont.FreeTypeFont,
 ) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from trmsolve.recording.frames import Recording
 from trmsolve.recording.images import Layout
+from trmsolve.render import changed_cells
 
 DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"  # a cell's palette index, one character (palettes stay under 36)
 
@@ -47,7 +48,7 @@ def puzzle_data(recording: Recording, mark: str) -> dict[str, Any]:
                 "lab": "".join(label or " " for label in labels) if any(labels) else "",
                 "conf": "".join(str(min(9, int(c * 10))) for c in confidence.ravel().tolist()),
                 "chg": None if changed is None else np.flatnonzero(changed).tolist(),
-                "changed": frame.changed_cells,
+                "changed": changed_cells(frame),
                 "q": round(frame.q_halt_prob, 4),
                 "where": where,
                 "info": info,
