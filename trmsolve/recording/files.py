@@ -23,10 +23,9 @@ def save(recordings: Recording | list[Recording], path: str | Path) -> Path:
     path = Path(path)
     many = recordings if isinstance(recordings, list) else [recordings]
     suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise TrmsolveError(f"{path}: a recording is {', '.join(SUFFIXES)}, or a folder (ending in /)")
-    if suffix != ".html" and len(many) != 1:
-        raise TrmsolveError(f"{path}: a {suffix} file holds one puzzle's recording, not {len(many)}")
+    problem = unfit(path, len(many))
+    if problem:
+        raise TrmsolveError(f"{path}: {problem}")
     if not all(r.frames for r in many):
         raise TrmsolveError(f"{path}: a recording without frames (the puzzle never ran a step)")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,6 +36,16 @@ def save(recordings: Recording | list[Recording], path: str | Path) -> Path:
     else:
         write_animation(many[0], path)
     return path
+
+
+def unfit(path: Path, puzzles: int) -> str:
+    """What keeps `path` from holding the recordings of `puzzles` puzzles ("" when nothing does)."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        return f"name a {', '.join(SUFFIXES)} file (the format follows the suffix)"
+    if suffix != ".html" and puzzles != 1:
+        return f"a {suffix} file holds one puzzle and there are {puzzles}"
+    return ""
 
 
 @dataclass
@@ -57,18 +66,15 @@ class RecordTarget:
         if raw.endswith(("/", "\\")) or path.is_dir():
             require_pillow(path)
             return cls(path, True, puzzles)
-        suffix = path.suffix.lower()
-        if suffix not in SUFFIXES:
+        problem = unfit(path, puzzles)
+        if problem and path.suffix.lower() not in SUFFIXES:
+            raise TrmsolveError(f"--record {raw}: {problem} or a folder ending in / (an animation a puzzle)")
+        if problem:
             raise TrmsolveError(
-                f"--record {raw}: name a {', '.join(SUFFIXES)} file (the format follows the suffix) or a folder "
-                "ending in / (an animation a puzzle)"
+                f"--record {raw}: {problem}; pass a folder (--record {path.with_suffix('')}/) for a {FOLDER_SUFFIX} "
+                "each, or an .html page for all"
             )
-        if suffix != ".html" and puzzles > 1:
-            raise TrmsolveError(
-                f"--record {raw}: a {suffix} file holds one puzzle and there are {puzzles}; pass a folder "
-                f"(--record {path.with_suffix('')}/) for a {FOLDER_SUFFIX} each, or an .html page for all"
-            )
-        if suffix in ANIMATION_SUFFIXES:
+        if path.suffix.lower() in ANIMATION_SUFFIXES:
             require_pillow(path)
         return cls(path, False, puzzles)
 
