@@ -30,7 +30,6 @@ from trmsolve.cli.common import (
 from trmsolve.cli.view import SolveView
 from trmsolve.errors import PuzzleParseError, TrmsolveError
 from trmsolve.options import DEFAULT_BATCH_SIZE, DEFAULT_STEPS_PER_VIEW, DEFAULT_TIME_LIMIT, DEFAULT_VIEWS, SolveOptions
-from trmsolve.recording.files import RecordTarget
 
 if TYPE_CHECKING:
     from trmsolve.distributed import Shard
@@ -221,7 +220,11 @@ def solve_puzzles(
         raise TrmsolveError(f"no {kind_name} puzzles to solve in {', '.join(inputs)}")
     if json_steps and not json_output:
         raise TrmsolveError("--json-steps adds the steps to --json rows: pass --json too")
-    target = RecordTarget.parse(record, len(puzzles)) if record else None
+    target = None
+    if record:  # checked before the model loads; imported only then, so other runs start without it
+        from trmsolve.recording.files import RecordTarget
+
+        target = RecordTarget.parse(record, len(puzzles))
     options = SolveOptions(
         max_steps=max_steps,
         halt=halt,
